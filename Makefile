@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export MAESTRO_HOME ?= $(CURDIR)/.maestro
+# Ray's and Airflow's start-up chatter is not ours to print.
+export RAY_USAGE_STATS_ENABLED := 0
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup test demo lint bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch is pinned to the CPU build that lies on this machine's disk (see README).
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	# tinysoundfont lists pyaudio, which does not build here and is not needed for offline rendering.
+	$(PY) -m pip install -q --no-deps tinysoundfont==0.3.7
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m maestro_ai.cli demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check maestro_ai inference jobs dags tests bench
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^tinysoundfont' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .maestro .pytest_cache

@@ -1,0 +1,3 @@
+from maestro_ai.cli import main
+
+main()

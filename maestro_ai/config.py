@@ -1,0 +1,254 @@
+"""Typed settings, read from ``MAESTRO_*`` environment variables and an optional ``maestro.toml``.
+
+Precedence, highest first: keyword arguments, environment (``MAESTRO_*``), ``maestro.toml`` (the path in
+``MAESTRO_CONFIG``, else ``./maestro.toml``), then the embedded defaults below. The TOML file may group the
+Snowflake keys in a ``[snowflake]`` table; they map to the flat ``snowflake_*`` fields.
+
+Embedded defaults live under ``MAESTRO_HOME`` (``./.maestro``):
+
+* warehouse ``duckdb:///$MAESTRO_HOME/warehouse.duckdb``
+* storage ``file://$MAESTRO_HOME/tracks``
+* Ray: a local cluster (``MAESTRO_RAY_ADDRESS`` empty)
+* engine: ``composer``
+
+Secrets are ``SecretStr``: they never appear in ``repr``, logs or ``maestro config``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from maestro_ai.errors import ConfigError
+
+WAREHOUSE_SCHEMES = ("duckdb", "snowflake")
+STORAGE_SCHEMES = ("file", "s3", "memory")
+ENGINES = ("composer",)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads ``maestro.toml``; a ``[snowflake]`` table maps to ``snowflake_*`` keys."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = Path(os.environ.get("MAESTRO_CONFIG", "maestro.toml"))
+        self._data: dict[str, Any] = {}
+        if os.environ.get("MAESTRO_CONFIG") and not path.is_file():
+            raise ConfigError("MAESTRO_CONFIG", f"file {str(path)!r} does not exist", "a path to a TOML file")
+        if path.is_file():
+            try:
+                raw = tomllib.loads(path.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError("MAESTRO_CONFIG", f"{path} is not valid TOML: {exc}", "a TOML file") from None
+            for key, value in raw.items():
+                if key == "snowflake" and isinstance(value, dict):
+                    self._data.update({f"snowflake_{k}": v for k, v in value.items()})
+                else:
+                    self._data[key] = value
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """All of Maestro's configuration. Field ``x`` is set by ``MAESTRO_X`` or ``x = ...`` in ``maestro.toml``."""
+
+    model_config = SettingsConfigDict(env_prefix="MAESTRO_", extra="forbid", frozen=True, validate_default=True)
+
+    home: Path = Field(default=Path(".maestro"), description="Root of the embedded defaults.")
+    warehouse_url: str = Field(default="", description="duckdb:///PATH, duckdb:///:memory: or snowflake://")
+    storage_url: str = Field(default="", description="file:///PATH, s3://bucket/prefix or memory://prefix")
+    ray_address: str = Field(default="", description="empty: local Ray; 'auto' or ray://host:10001")
+    engine: Literal["composer"] = "composer"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    spark_master: str = Field(default="local[2]", description="Spark master URL for the royalty job")
+
+    # Snowflake: account, user, role, warehouse, database, schema; password or key pair, or an Airflow connection.
+    snowflake_account: str | None = None
+    snowflake_user: str | None = None
+    snowflake_role: str | None = None
+    snowflake_warehouse: str | None = None
+    snowflake_database: str | None = None
+    snowflake_schema: str | None = None
+    snowflake_password: SecretStr | None = None
+    snowflake_private_key_path: Path | None = None
+    snowflake_private_key_passphrase: SecretStr | None = None
+    snowflake_conn_id: str | None = Field(default=None, description="Airflow connection id holding credentials")
+    # Endpoint overrides: only for Snowflake stand-ins such as fakesnow's server.
+    snowflake_host: str | None = None
+    snowflake_port: int | None = None
+    snowflake_protocol: Literal["https", "http"] | None = None
+
+    # ISRC minting (issue: rights and provenance): CC-XXX-YY-NNNNN.
+    isrc_country: str = Field(default="ZZ", description="two letters, ISO 3166-1 alpha-2 (ZZ for test codes)")
+    isrc_registrant: str = Field(default="MAE", description="three letters or digits")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlSource(settings_cls)
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _check_warehouse(cls, value: str) -> str:
+        if value and urlparse(value).scheme not in WAREHOUSE_SCHEMES:
+            raise ValueError(f"unknown scheme {urlparse(value).scheme!r}; accepted: duckdb:///PATH or snowflake://")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage(cls, value: str) -> str:
+        if value and urlparse(value).scheme not in STORAGE_SCHEMES:
+            raise ValueError(f"unknown scheme {urlparse(value).scheme!r}; accepted: file://, s3://, memory://")
+        return value
+
+    @field_validator("ray_address")
+    @classmethod
+    def _check_ray(cls, value: str) -> str:
+        if value and value != "auto" and not re.fullmatch(r"(ray://)?[\w.\-]+:\d+", value):
+            raise ValueError("accepted: empty (local Ray), 'auto', 'host:port' or 'ray://host:10001'")
+        return value
+
+    @field_validator("isrc_country")
+    @classmethod
+    def _check_country(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("accepted: two upper-case letters, e.g. 'US' or 'ZZ'")
+        return value
+
+    @field_validator("isrc_registrant")
+    @classmethod
+    def _check_registrant(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z0-9]{3}", value):
+            raise ValueError("accepted: three upper-case letters or digits, e.g. 'MAE'")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        home = self.home.expanduser().absolute()
+        object.__setattr__(self, "home", home)
+        if not self.warehouse_url:
+            object.__setattr__(self, "warehouse_url", f"duckdb:///{home / 'warehouse.duckdb'}")
+        if not self.storage_url:
+            object.__setattr__(self, "storage_url", f"file://{home / 'tracks'}")
+        return self
+
+    @property
+    def warehouse_backend(self) -> str:
+        return urlparse(self.warehouse_url).scheme
+
+    def snowflake_connect_args(self) -> dict[str, Any]:
+        """Connector keyword arguments for Snowflake, merged from the URL, settings and an Airflow connection.
+
+        ``snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=W&role=R`` may carry the non-secret parts.
+        Raises ConfigError naming the first missing setting.
+        """
+        url = urlparse(self.warehouse_url)
+        path = [unquote(p) for p in url.path.split("/") if p]
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        args: dict[str, Any] = {
+            "account": url.hostname or self.snowflake_account,
+            "user": unquote(url.username) if url.username else self.snowflake_user,
+            "database": path[0] if path else self.snowflake_database,
+            "schema": path[1] if len(path) > 1 else self.snowflake_schema,
+            "warehouse": query.get("warehouse", self.snowflake_warehouse),
+            "role": query.get("role", self.snowflake_role),
+        }
+        if self.snowflake_conn_id:
+            args.update({k: v for k, v in _airflow_connection_args(self.snowflake_conn_id).items() if v})
+        elif self.snowflake_password is not None:
+            args["password"] = self.snowflake_password.get_secret_value()
+        elif self.snowflake_private_key_path is not None:
+            args["private_key"] = _load_private_key(self.snowflake_private_key_path, self.snowflake_private_key_passphrase)
+        for key in ("host", "port", "protocol"):
+            value = getattr(self, f"snowflake_{key}")
+            if value is not None:
+                args[key] = value
+        for key in ("account", "user", "database", "schema"):
+            if not args.get(key):
+                raise ConfigError(f"MAESTRO_SNOWFLAKE_{key.upper()}", "is required for a snowflake:// warehouse",
+                                  f"set it, or put it in the URL snowflake://USER@ACCOUNT/DATABASE/SCHEMA")
+        if not any(args.get(k) for k in ("password", "private_key", "token")):
+            raise ConfigError("MAESTRO_SNOWFLAKE_PASSWORD", "no credentials for the snowflake:// warehouse",
+                              "MAESTRO_SNOWFLAKE_PASSWORD, MAESTRO_SNOWFLAKE_PRIVATE_KEY_PATH or MAESTRO_SNOWFLAKE_CONN_ID")
+        return {k: v for k, v in args.items() if v is not None}
+
+    def public_view(self) -> dict[str, str]:
+        """Every setting as text, secrets masked: safe to print or log."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            out[name] = "***" if isinstance(value, SecretStr) else ("" if value is None else str(value))
+        return out
+
+
+def _airflow_connection_args(conn_id: str) -> dict[str, Any]:
+    """Credentials from an Airflow connection (imported lazily: Airflow is only needed when this is used)."""
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # pragma: no cover - older Airflow layouts
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:
+        raise ConfigError("MAESTRO_SNOWFLAKE_CONN_ID", f"Airflow connection {conn_id!r} not found ({type(exc).__name__})",
+                          "an existing Airflow connection id") from None
+    extra = conn.extra_dejson or {}
+    return {
+        "user": conn.login,
+        "password": conn.password,
+        "account": extra.get("account"),
+        "warehouse": extra.get("warehouse"),
+        "role": extra.get("role"),
+        "database": extra.get("database"),
+        "schema": conn.schema or extra.get("schema"),
+    }
+
+
+def _load_private_key(path: Path, passphrase: SecretStr | None) -> bytes:
+    """Reads a PEM private key and returns it as DER (PKCS#8), the form the Snowflake connector takes."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=passphrase.get_secret_value().encode() if passphrase else None
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError("MAESTRO_SNOWFLAKE_PRIVATE_KEY_PATH", f"cannot read the private key: {type(exc).__name__}",
+                          "a readable PEM private key (with MAESTRO_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if encrypted)") from None
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Builds Settings, turning pydantic's errors into one ConfigError that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        env_name = f"MAESTRO_{field.upper()}"
+        raise ConfigError(env_name, err["msg"].removeprefix("Value error, "), _accepted(field)) from None
+
+
+def _accepted(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return "one of: " + ", ".join(sorted(f"MAESTRO_{n.upper()}" for n in Settings.model_fields))
+    return info.description or str(info.annotation)
