@@ -236,6 +236,8 @@ class TrackStore:
             info = self.fs.info(path)
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StorageError(f"{self.protocol}://{path}: write failed, cannot inspect the target ({type(exc).__name__}: {exc})") from None
         if int(info.get("size") or 0) != size:
             return False
         return self._sha256_path(path) == digest
