@@ -237,7 +237,9 @@ class TrackStore:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise StorageError(f"{self.protocol}://{path}: write failed, cannot inspect the target ({type(exc).__name__}: {exc})") from None
+            raise StorageError(
+                f"{self.protocol}://{path}: write failed, cannot inspect the target ({type(exc).__name__}: {exc})"
+            ) from None
         if int(info.get("size") or 0) != size:
             return False
         return self._sha256_path(path) == digest
