@@ -1,0 +1,30 @@
+-- Rights, identity and provenance (issue 4). Snowflake dialect; upper-case names; PRIMARY KEY = MERGE key.
+
+-- One ISRC per track, forever: a rerun finds the track here and keeps its code.
+-- ISRC is the 12-character form CCXXXYYNNNNN; DESIGNATION is NNNNN as an integer.
+CREATE TABLE IF NOT EXISTS ISRC_REGISTRY (
+    TRACK_ID VARCHAR NOT NULL,
+    ISRC VARCHAR(12) NOT NULL UNIQUE,
+    PREFIX VARCHAR(7) NOT NULL,
+    YEAR INTEGER NOT NULL,
+    DESIGNATION INTEGER NOT NULL,
+    ASSIGNED_AT TIMESTAMP_NTZ NOT NULL,
+    PRIMARY KEY (TRACK_ID)
+);
+
+-- The last designation number handed out per prefix (country + registrant + two-digit year, e.g. ZZMAE26).
+-- Read and advanced inside the minting transaction, so concurrent workers never hand out the same number.
+CREATE TABLE IF NOT EXISTS ISRC_COUNTER (
+    PREFIX VARCHAR(7) NOT NULL,
+    LAST_DESIGNATION INTEGER NOT NULL,
+    PRIMARY KEY (PREFIX)
+);
+
+-- Provenance facts beyond 001's columns. AUDIO_SHA256 is the PCM hash (see maestro_ai.provenance.audio_sha256),
+-- PROVENANCE the canonical JSON record and PROVENANCE_SHA256 its sha256 (what the C2PA manifest carries).
+ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS AUDIO_SHA256 VARCHAR;
+ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS AUDIO_FORMAT VARCHAR;
+ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS DURATION_MS INTEGER;
+ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS PROVENANCE VARIANT;
+ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS PROVENANCE_SHA256 VARCHAR;
+ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS MANIFEST_SIGNED BOOLEAN;
