@@ -1,0 +1,2 @@
+-- Rights snapshot: every rights holder.
+SELECT HOLDER_ID, NAME, KIND FROM RIGHTS_HOLDERS ORDER BY HOLDER_ID
