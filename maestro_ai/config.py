@@ -244,7 +244,8 @@ def load_settings(**overrides: Any) -> Settings:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         env_name = f"MAESTRO_{field.upper()}"
-        raise ConfigError(env_name, err["msg"].removeprefix("Value error, "), _accepted(field)) from None
+        problem = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(env_name, problem, "" if "accepted" in problem else _accepted(field)) from None
 
 
 def _accepted(field: str) -> str:

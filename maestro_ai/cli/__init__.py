@@ -13,7 +13,7 @@ from maestro_ai.errors import MaestroError
 
 app = typer.Typer(name="maestro", help="Maestro: AI music catalogs, generated and accounted for.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Each module registers its commands on `app` when imported. Add new command modules here.
 COMMAND_MODULES = (
