@@ -1,0 +1,293 @@
+"""Royalty statements for one UTC month on Spark: the rule in maestro_ai.royalty_rules, computed on integers.
+
+Inputs (Parquet, UPPER CASE columns as the warehouse exports them) under ``inputs_dir``:
+
+* ``stream_events.parquet``: EVENT_ID, TRACK_ID, TERRITORY, EVENT_TS (UTC), MS_PLAYED (ms)
+* ``royalty_splits.parquet``: TRACK_ID, HOLDER_ID, SHARE_BPS (bps; each track sums to 10000)
+* ``revenue_pools.parquet``: PERIOD, TERRITORY, CURRENCY, AMOUNT (decimal, at most 6 places)
+
+Outputs under ``out_dir``: ``ledger.parquet`` and ``statements.parquet`` (see RoyaltyResult).
+
+Money never touches a float: a pool is integer micro-units, a line's exact share is the integer fraction
+``P*s*b / (T*10000)`` held in decimal(38,0), its floor is Spark's exact integral division, and the micro-units
+left over in a pool go to the lines with the largest remainders (ties by TRACK_ID, HOLDER_ID).
+
+Run as ``spark-submit jobs/royalty_statements.py --inputs DIR --period YYYY-MM --out DIR`` or call
+``run_royalty_statements(spark, inputs_dir, period, out_dir)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+from maestro_ai.errors import InputError
+from maestro_ai.royalty_rules import (
+    QUALIFYING_MS,
+    TOTAL_BPS,
+    RoyaltyReport,
+    RoyaltyResult,
+    UnallocatedPool,
+    from_micros,
+    period_bounds,
+    to_micros,
+)
+
+log = logging.getLogger(__name__)
+
+INPUT_FILES = {
+    "STREAM_EVENTS": "stream_events.parquet",
+    "ROYALTY_SPLITS": "royalty_splits.parquet",
+    "REVENUE_POOLS": "revenue_pools.parquet",
+}
+_MAX_NAMED = 20  # tracks named in an error message
+
+
+def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: str) -> RoyaltyResult:
+    """Computes ROYALTY_LEDGER and ROYALTY_STATEMENTS rows for ``period`` and writes them as Parquet.
+
+    Args:
+        spark: a SparkSession; its session time zone is set to UTC (the rule's calendar).
+        inputs_dir: directory (local path or URL Spark can read) holding the three input Parquet datasets.
+        period: the UTC month, ``YYYY-MM``.
+        out_dir: directory for ``ledger.parquet`` and ``statements.parquet`` (replaced if present).
+
+    Raises:
+        InputError: the period is malformed or has no pool; a pool amount has more than 6 decimal places, is
+            negative or is not decimal; splits of a track do not sum to 10000 bps (naming the tracks).
+    """
+    from pyspark.sql import functions as F
+
+    start, end = period_bounds(period)
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    base = inputs_dir.rstrip("/")
+    read = {name: spark.read.parquet(f"{base}/{file}") for name, file in INPUT_FILES.items()}
+
+    pools = _pools_for_period(spark, read["REVENUE_POOLS"], period)
+    splits = _checked_splits(read["ROYALTY_SPLITS"])
+    cells = _territory_track_counts(read["STREAM_EVENTS"], start, end).cache()
+    try:
+        known = splits.select("TRACK_ID").distinct().withColumn("KNOWN", F.lit(True))
+        cells = cells.join(known, "TRACK_ID", "left").fillna(False, ["KNOWN"])
+        paid = cells.where(F.col("KNOWN") & (F.col("QUALIFYING") > 0)).select(
+            "TERRITORY", "TRACK_ID", F.col("QUALIFYING").alias("STREAMS")
+        )
+        ledger = _ledger(paid, splits, pools, period)
+        statements = ledger.groupBy("PERIOD", "HOLDER_ID", "CURRENCY").agg(
+            F.sum("STREAMS").cast("long").alias("STREAMS"),
+            F.sum("AMOUNT").cast("decimal(38,6)").alias("AMOUNT"),
+        )
+        out = out_dir.rstrip("/")
+        ledger_path, statements_path = f"{out}/ledger.parquet", f"{out}/statements.parquet"
+        ledger.orderBy("TERRITORY", "CURRENCY", "TRACK_ID", "HOLDER_ID").coalesce(1).write.mode("overwrite").parquet(
+            ledger_path
+        )
+        statements.orderBy("HOLDER_ID", "CURRENCY").coalesce(1).write.mode("overwrite").parquet(statements_path)
+        report = _report(cells, pools, period)
+    finally:
+        cells.unpersist()
+    log.info("royalties %s: %s", period, report.as_row())
+    return RoyaltyResult(period, ledger_path, statements_path, report, engine="spark")
+
+
+def _pools_for_period(spark: Any, pools_df: Any, period: str) -> Any:
+    """The period's pools as a small DataFrame (TERRITORY, CURRENCY, POOL_MICROS decimal(38,0)), validated."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    amount_type = pools_df.schema["AMOUNT"].dataType
+    if isinstance(amount_type, T.FloatType | T.DoubleType):
+        raise InputError("REVENUE_POOLS.AMOUNT", f"is {amount_type.simpleString()}; money must be a decimal type")
+    rows = pools_df.where(F.col("PERIOD") == period).select("TERRITORY", "CURRENCY", "AMOUNT").collect()
+    if not rows:
+        raise InputError("period", f"no revenue pool for {period} in REVENUE_POOLS; load the period's pools first")
+    seen: set[tuple[str, str]] = set()
+    records = []
+    for row in rows:
+        key = (row["TERRITORY"], row["CURRENCY"])
+        if key in seen:
+            raise InputError("REVENUE_POOLS", f"two pools for {period} territory {key[0]} currency {key[1]}")
+        seen.add(key)
+        field = f"REVENUE_POOLS.AMOUNT ({period} {key[0]} {key[1]})"
+        if row["AMOUNT"] is None:
+            raise InputError(field, "is missing")
+        records.append((key[0], key[1], Decimal(to_micros(row["AMOUNT"], field))))
+    schema = T.StructType(
+        [
+            T.StructField("TERRITORY", T.StringType(), False),
+            T.StructField("CURRENCY", T.StringType(), False),
+            T.StructField("POOL_MICROS", T.DecimalType(38, 0), False),
+        ]
+    )
+    return spark.createDataFrame(records, schema)
+
+
+def _checked_splits(splits_df: Any) -> Any:
+    """Splits as (TRACK_ID, HOLDER_ID, SHARE_BPS long); refuses the period if any track's shares are not 10000."""
+    from pyspark.sql import functions as F
+
+    splits = splits_df.select("TRACK_ID", "HOLDER_ID", F.col("SHARE_BPS").cast("long").alias("SHARE_BPS"))
+    per_track = splits.groupBy("TRACK_ID").agg(
+        F.sum(F.coalesce("SHARE_BPS", F.lit(-TOTAL_BPS))).alias("TOTAL"),
+        F.min(F.coalesce("SHARE_BPS", F.lit(-1))).alias("LOWEST"),
+        F.count("*").alias("N"),
+        F.countDistinct("HOLDER_ID").alias("HOLDERS"),
+    )
+    bad = (
+        per_track.where((F.col("TOTAL") != TOTAL_BPS) | (F.col("LOWEST") < 0) | (F.col("N") != F.col("HOLDERS")))
+        .orderBy("TRACK_ID")
+        .limit(_MAX_NAMED)
+        .collect()
+    )
+    if bad:
+        named = ", ".join(f"{r['TRACK_ID']} ({r['TOTAL']} bps, {r['N']} rows)" for r in bad)
+        raise InputError(
+            "ROYALTY_SPLITS.SHARE_BPS",
+            f"splits must be non-negative, one row per holder, and sum to exactly {TOTAL_BPS} bps per track; "
+            f"period refused. Offending tracks: {named}",
+        )
+    return splits
+
+
+def _territory_track_counts(events_df: Any, start: Any, end: Any) -> Any:
+    """Events deduplicated by EVENT_ID, classified and counted per (TERRITORY, TRACK_ID).
+
+    Of duplicate rows the smallest (EVENT_TS, TRACK_ID, TERRITORY, MS_PLAYED), nulls first, is kept, so the
+    choice is deterministic and matches the SQL check.
+    """
+    from pyspark.sql import functions as F
+
+    events = events_df.select(
+        "EVENT_ID",
+        F.col("EVENT_TS").cast("timestamp").alias("EVENT_TS"),
+        "TRACK_ID",
+        "TERRITORY",
+        F.col("MS_PLAYED").cast("long").alias("MS_PLAYED"),
+    )
+    deduped = events.groupBy("EVENT_ID").agg(
+        F.count("*").alias("COPIES"), F.min(F.struct("EVENT_TS", "TRACK_ID", "TERRITORY", "MS_PLAYED")).alias("E")
+    )
+    ts, ms = F.col("E.EVENT_TS"), F.col("E.MS_PLAYED")
+    valid = ms.isNotNull() & (ms >= 0) & ts.isNotNull()
+    in_period = valid & (ts >= F.lit(start.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp")) & (
+        ts < F.lit(end.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp")
+    )
+    qualifying = in_period & (ms >= QUALIFYING_MS)
+
+    def count_if(cond: Any) -> Any:
+        return F.sum(F.when(cond, 1).otherwise(0)).cast("long")
+
+    return deduped.groupBy(F.col("E.TERRITORY").alias("TERRITORY"), F.col("E.TRACK_ID").alias("TRACK_ID")).agg(
+        F.sum("COPIES").cast("long").alias("INPUT"),
+        F.count("*").cast("long").alias("EVENTS"),
+        count_if(~valid).alias("INVALID"),
+        count_if(valid & ~in_period).alias("OUT_OF_PERIOD"),
+        count_if(in_period).alias("IN_PERIOD"),
+        count_if(in_period & (ms < QUALIFYING_MS)).alias("SHORT"),
+        count_if(qualifying).alias("QUALIFYING"),
+    )
+
+
+def _ledger(paid: Any, splits: Any, pools: Any, period: str) -> Any:
+    """Ledger lines: every (pool, track with paid streams, holder), largest-remainder rounded to micro-units."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    totals = paid.groupBy("TERRITORY").agg(F.sum("STREAMS").alias("TOTAL_STREAMS"))
+    big = "decimal(38,0)"
+    lines = (
+        paid.join(totals, "TERRITORY")
+        .join(F.broadcast(pools), "TERRITORY")
+        .join(splits, "TRACK_ID")
+        .withColumn(
+            "NUMERATOR",
+            F.col("POOL_MICROS").cast(big) * F.col("STREAMS").cast(big) * F.col("SHARE_BPS").cast(big),
+        )
+        .withColumn("DENOMINATOR", F.col("TOTAL_STREAMS").cast(big) * F.lit(TOTAL_BPS).cast(big))
+        .withColumn("FLOOR_MICROS", F.expr("NUMERATOR div DENOMINATOR"))  # exact integral division -> long
+        .withColumn("REMAINDER", F.expr("NUMERATOR % DENOMINATOR"))
+    )
+    pool = Window.partitionBy("TERRITORY", "CURRENCY")
+    by_remainder = pool.orderBy(F.col("REMAINDER").desc(), F.col("TRACK_ID").asc(), F.col("HOLDER_ID").asc())
+    rounded = lines.withColumn(
+        "LEFTOVER", F.col("POOL_MICROS") - F.sum("FLOOR_MICROS").over(pool).cast(big)
+    ).withColumn(
+        "MICROS",
+        F.col("FLOOR_MICROS") + F.when(F.row_number().over(by_remainder) <= F.col("LEFTOVER"), 1).otherwise(0),
+    )
+    return rounded.select(
+        F.lit(period).alias("PERIOD"),
+        "TERRITORY",
+        "TRACK_ID",
+        "HOLDER_ID",
+        "CURRENCY",
+        (F.col("MICROS").cast("decimal(31,0)") * F.lit(Decimal("0.000001")).cast("decimal(7,6)"))
+        .cast("decimal(38,6)")
+        .alias("AMOUNT"),
+        F.col("STREAMS").cast("long").alias("STREAMS"),
+    )
+
+
+def _report(cells: Any, pools: Any, period: str) -> RoyaltyReport:
+    """Counts for the run report, from the small per-(territory, track) table and the pools."""
+    from pyspark.sql import functions as F
+
+    pooled = pools.select("TERRITORY").distinct().withColumn("POOLED", F.lit(True))
+    flagged = cells.join(F.broadcast(pooled), "TERRITORY", "left").fillna(False, ["POOLED"])
+    known, has_pool = F.col("KNOWN"), F.col("POOLED")
+
+    def total(col: str, cond: Any = None) -> Any:
+        value = F.col(col) if cond is None else F.when(cond, F.col(col)).otherwise(0)
+        return F.coalesce(F.sum(value), F.lit(0)).cast("long")
+
+    sums = flagged.agg(
+        total("INPUT").alias("input_events"),
+        (total("INPUT") - total("EVENTS")).alias("duplicate_events"),
+        total("INVALID").alias("invalid_events"),
+        total("OUT_OF_PERIOD").alias("out_of_period_events"),
+        total("SHORT").alias("short_events"),
+        total("QUALIFYING").alias("qualifying_events"),
+        total("IN_PERIOD", ~known).alias("unmatched_events"),
+        total("QUALIFYING", ~known).alias("unmatched_streams"),
+        total("QUALIFYING", known & ~has_pool).alias("unpooled_streams"),
+        total("QUALIFYING", known & has_pool).alias("paid_streams"),
+    ).collect()[0]
+    paid = flagged.where(known & (F.col("QUALIFYING") > 0)).select("TERRITORY").distinct()
+    paid_territories = {r["TERRITORY"] for r in paid.collect()}
+    unallocated = tuple(
+        UnallocatedPool(r["TERRITORY"], r["CURRENCY"], from_micros(int(r["POOL_MICROS"])))
+        for r in pools.orderBy("TERRITORY", "CURRENCY").collect()
+        if r["TERRITORY"] not in paid_territories
+    )
+    return RoyaltyReport(period=period, unallocated=unallocated, **sums.asDict())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """spark-submit entry point: builds (or joins) the session and runs one period; logs the report as JSON."""
+    from pyspark.sql import SparkSession
+
+    parser = argparse.ArgumentParser(description="Royalty statements for one UTC month.")
+    parser.add_argument("--inputs", required=True, help="directory with the three input Parquet datasets")
+    parser.add_argument("--period", required=True, help="YYYY-MM (UTC)")
+    parser.add_argument("--out", required=True, help="output directory")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    spark = (
+        SparkSession.builder.appName(f"maestro-royalties-{args.period}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "true")
+        .getOrCreate()
+    )
+    try:
+        result = run_royalty_statements(spark, args.inputs, args.period, args.out)
+    finally:
+        spark.stop()
+    log.info("result %s", json.dumps({"ledger": result.ledger_path, "statements": result.statements_path,
+                                      "report": result.report.as_row()}))
+
+
+if __name__ == "__main__":
+    main()
