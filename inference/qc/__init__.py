@@ -1,0 +1,31 @@
+"""Quality checks: ``measure(audio_path)`` then ``check(measured, requested)``, the gate before publishing.
+
+```python
+from inference.qc import check, measure
+result = check(measure("track.wav"), {"tempo_bpm": 72, "key": "A minor", "duration_s": 180})
+if not result.passed:
+    print(result.codes)  # e.g. ['loudness_out_of_range']
+```
+"""
+
+from __future__ import annotations
+
+from inference.qc.check import QCRequest, QCResult, QCThresholds, check
+from inference.qc.keys import Key, estimate_key, parse_key
+from inference.qc.measure import Measurement, measure
+from inference.qc.tempo import TempoEstimate, estimate_tempo, tempo_matches
+
+__all__ = [
+    "Key",
+    "Measurement",
+    "QCRequest",
+    "QCResult",
+    "QCThresholds",
+    "TempoEstimate",
+    "check",
+    "estimate_key",
+    "estimate_tempo",
+    "measure",
+    "parse_key",
+    "tempo_matches",
+]
