@@ -180,9 +180,11 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 
 def _read(path: Path, setting: str) -> bytes:
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(setting, f"{path} does not exist", "a readable PEM file; `maestro keys init` creates "
                                                              "development keys under $MAESTRO_HOME/keys")
+    if not path.is_file():
+        raise ConfigError(setting, f"{path} is not a regular file", "a readable PEM file")
     try:
         return path.read_bytes()
     except OSError as exc:
