@@ -269,3 +269,17 @@ def test_unparseable_licence_row_becomes_an_issue_not_a_crash(open_warehouse):
 def test_holder_records_are_typed():
     assert Holder("h", "n", "artist") == Holder("h", "n", "artist")
     assert Asset("a", "style", "h").title == ""
+
+
+def test_cli_rights_check_prints_reasons_and_exits_1_when_denied(open_warehouse, capsys):
+    from maestro_ai.cli import main
+
+    with open_warehouse() as wh:
+        wh.upsert("PROMPT_CATALOG", [{"PROMPT_ID": "p-denied", "GENRE": "lofi", "MOOD": "calm",
+                                      "KEY_PHRASES": ["calm"], "TEMPO_BPM": 80, "DURATION_S": 30,
+                                      "MELODY_SEED_ASSET_ID": "asset_seed_404", "TERRITORIES": ["US"],
+                                      "TARGET_COUNT": 1, "PRIORITY": 1, "ACTIVE": True}])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rights", "check", "p-denied", "--date", "2026-03-01"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 1 and "license_missing" in out and "asset_seed_404" in out
