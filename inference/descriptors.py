@@ -297,11 +297,18 @@ def _build(path: str) -> _LoadedModel:
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise ConfigError("model_path", "sentence-transformers is not installed", "pip install sentence-transformers") \
             from exc
+    from transformers.utils import logging as hf_logging
+
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr would litter CLI and worker logs
     try:
         model = SentenceTransformer(path, device="cpu", local_files_only=True)
     except Exception as exc:  # the library raises many kinds (OSError, ValueError, JSON errors) for a bad directory
         raise ConfigError("model_path", f"cannot load a sentence-transformers model from {path}: {exc}",
                           "a sentence-transformers model directory") from exc
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
     model.eval()
     poles = {axis: anchor_phrases(axis) for axis in AXES}
     embedded = {axis: _encode(model, list(low + high), batch_size=64) for axis, (low, high) in poles.items()}
