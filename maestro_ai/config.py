@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     snowflake_host: str | None = None
     snowflake_port: int | None = None
     snowflake_protocol: Literal["https", "http"] | None = None
+    snowflake_login_timeout_s: int = Field(default=20, ge=1, le=600, description="seconds to wait for a login")
+    snowflake_network_timeout_s: int = Field(default=120, ge=1, le=3600, description="seconds a query may retry")
+
+    # Content Credentials (C2PA) signing; `maestro keys init` creates development keys under $MAESTRO_HOME/keys.
+    signing_cert_path: Path | None = Field(default=None, description="PEM certificate chain (default home/keys)")
+    signing_key_path: Path | None = Field(default=None, description="PEM private key (default home/keys)")
+    trust_anchor_path: Path | None = Field(default=None, description="PEM CA certificate trusted by verify")
+    platform_holder_id: str = Field(default="holder_maestro", description="holder that receives split remainders")
 
     # ISRC minting (issue: rights and provenance): CC-XXX-YY-NNNNN.
     isrc_country: str = Field(default="ZZ", description="two letters, ISO 3166-1 alpha-2 (ZZ for test codes)")
@@ -176,6 +184,8 @@ class Settings(BaseSettings):
             args["password"] = self.snowflake_password.get_secret_value()
         elif self.snowflake_private_key_path is not None:
             args["private_key"] = _load_private_key(self.snowflake_private_key_path, self.snowflake_private_key_passphrase)
+        args["login_timeout"] = self.snowflake_login_timeout_s
+        args["network_timeout"] = self.snowflake_network_timeout_s
         for key in ("host", "port", "protocol"):
             value = getattr(self, f"snowflake_{key}")
             if value is not None:

@@ -11,11 +11,13 @@ log = logging.getLogger(__name__)
 
 
 def seed_warehouse(wh: Warehouse) -> list[UpsertResult]:
-    """Upserts holders, assets, licences, blocked terms, prompts, playlists and revenue pools in one transaction.
+    """Upserts holders, assets, licences, blocked terms, prompts, playlists and revenue pools.
 
-    Returns the per-table counts; a second call returns zero inserted and zero updated everywhere.
+    Each table is one MERGE (atomic by itself); the load needs no cross-table transaction because every MERGE is
+    idempotent, so a seed interrupted midway is completed by running it again. Returns the per-table counts; a
+    second call returns zero inserted and zero updated everywhere.
     """
-    results = wh.upsert_many({
+    loads = {
         "RIGHTS_HOLDERS": catalog.HOLDERS,
         "ASSETS": catalog.asset_rows(),
         "LICENSES": catalog.LICENSES,
@@ -23,7 +25,8 @@ def seed_warehouse(wh: Warehouse) -> list[UpsertResult]:
         "PROMPT_CATALOG": catalog.prompts(),
         "PLAYLISTS": catalog.playlists(),
         "REVENUE_POOLS": catalog.revenue_pools(),
-    })
+    }
+    results = [wh.upsert(table, rows) for table, rows in loads.items()]
     for r in results:
         log.info("seeded", extra={"table": r.table, "inserted": r.inserted, "updated": r.updated})
     return results

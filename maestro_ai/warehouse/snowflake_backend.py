@@ -27,7 +27,7 @@ class SnowflakeWarehouse(Warehouse):
         super().__init__()
         import snowflake.connector
 
-        args = {"login_timeout": 15, "network_timeout": 60, **connect_args, "paramstyle": "qmark",
+        args = {**connect_args, "paramstyle": "qmark",
                 "autocommit": True}
         database, schema_name = args.get("database"), args.get("schema")
         try:
