@@ -195,7 +195,7 @@ def run_royalties(settings: Settings, period: str, engine: str = "spark", spark:
         loads, deleted = load_result(wh, result)
         statements = wh.query("SELECT HOLDER_ID, CURRENCY, STREAMS, AMOUNT FROM ROYALTY_STATEMENTS "
                               "WHERE PERIOD = :period ORDER BY HOLDER_ID, CURRENCY", {"period": period})
-    lines = pq.read_metadata(result.ledger_path).num_rows
+    lines = pq.read_table(result.ledger_path).num_rows
     log.info("royalties %s loaded (%s): %d ledger lines, %d stale rows deleted", period, engine, lines, deleted)
     return RoyaltyRun(period, engine, result.report, lines, statements, loads, deleted)
 

@@ -1,0 +1,21 @@
+-- name: catalog_coverage
+-- description: Active prompts with fewer generated tracks than their TARGET_COUNT, largest gap first.
+-- materialize: yes
+WITH MADE AS (
+    SELECT r.PROMPT_ID, COUNT(t.TRACK_ID) AS TRACKS
+    FROM GENERATION_REQUESTS AS r
+    JOIN TRACKS AS t ON t.REQUEST_ID = r.REQUEST_ID
+    GROUP BY r.PROMPT_ID
+)
+SELECT
+    p.PROMPT_ID,
+    p.GENRE,
+    p.MOOD,
+    p.PRIORITY,
+    p.TARGET_COUNT,
+    COALESCE(m.TRACKS, 0) AS TRACKS,
+    p.TARGET_COUNT - COALESCE(m.TRACKS, 0) AS MISSING
+FROM PROMPT_CATALOG AS p
+LEFT JOIN MADE AS m ON m.PROMPT_ID = p.PROMPT_ID
+WHERE p.ACTIVE AND COALESCE(m.TRACKS, 0) < p.TARGET_COUNT
+ORDER BY MISSING DESC, p.PRIORITY DESC, p.PROMPT_ID

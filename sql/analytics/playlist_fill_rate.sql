@@ -1,0 +1,16 @@
+-- name: playlist_fill_rate
+-- description: Tracks placed per playlist against TARGET_TRACKS, fill rate in percent (2 decimals).
+-- materialize: no
+WITH PLACED AS (
+    SELECT PLAYLIST_ID, COUNT(*) AS TRACKS FROM PLAYLIST_TRACKS GROUP BY PLAYLIST_ID
+)
+SELECT
+    p.PLAYLIST_ID,
+    p.NAME,
+    p.GENRE,
+    p.TARGET_TRACKS,
+    COALESCE(x.TRACKS, 0) AS TRACKS,
+    CAST(ROUND(100 * COALESCE(x.TRACKS, 0) / NULLIF(p.TARGET_TRACKS, 0), 2) AS NUMBER(7, 2)) AS FILL_PCT
+FROM PLAYLISTS AS p
+LEFT JOIN PLACED AS x ON x.PLAYLIST_ID = p.PLAYLIST_ID
+ORDER BY FILL_PCT, p.PLAYLIST_ID
