@@ -183,7 +183,8 @@ class Settings(BaseSettings):
         elif self.snowflake_password is not None:
             args["password"] = self.snowflake_password.get_secret_value()
         elif self.snowflake_private_key_path is not None:
-            args["private_key"] = _load_private_key(self.snowflake_private_key_path, self.snowflake_private_key_passphrase)
+            args["private_key"] = _load_private_key(self.snowflake_private_key_path,
+                                                    self.snowflake_private_key_passphrase)
         args["login_timeout"] = self.snowflake_login_timeout_s
         args["network_timeout"] = self.snowflake_network_timeout_s
         for key in ("host", "port", "protocol"):
@@ -193,10 +194,11 @@ class Settings(BaseSettings):
         for key in ("account", "user", "database", "schema"):
             if not args.get(key):
                 raise ConfigError(f"MAESTRO_SNOWFLAKE_{key.upper()}", "is required for a snowflake:// warehouse",
-                                  f"set it, or put it in the URL snowflake://USER@ACCOUNT/DATABASE/SCHEMA")
+                                  "set it, or put it in the URL snowflake://USER@ACCOUNT/DATABASE/SCHEMA")
         if not any(args.get(k) for k in ("password", "private_key", "token")):
             raise ConfigError("MAESTRO_SNOWFLAKE_PASSWORD", "no credentials for the snowflake:// warehouse",
-                              "MAESTRO_SNOWFLAKE_PASSWORD, MAESTRO_SNOWFLAKE_PRIVATE_KEY_PATH or MAESTRO_SNOWFLAKE_CONN_ID")
+                              "MAESTRO_SNOWFLAKE_PASSWORD, MAESTRO_SNOWFLAKE_PRIVATE_KEY_PATH or "
+                              "MAESTRO_SNOWFLAKE_CONN_ID")
         return {k: v for k, v in args.items() if v is not None}
 
     def public_view(self) -> dict[str, str]:
@@ -217,7 +219,8 @@ def _airflow_connection_args(conn_id: str) -> dict[str, Any]:
     try:
         conn = BaseHook.get_connection(conn_id)
     except Exception as exc:
-        raise ConfigError("MAESTRO_SNOWFLAKE_CONN_ID", f"Airflow connection {conn_id!r} not found ({type(exc).__name__})",
+        raise ConfigError("MAESTRO_SNOWFLAKE_CONN_ID",
+                          f"Airflow connection {conn_id!r} not found ({type(exc).__name__})",
                           "an existing Airflow connection id") from None
     extra = conn.extra_dejson or {}
     return {
@@ -241,7 +244,8 @@ def _load_private_key(path: Path, passphrase: SecretStr | None) -> bytes:
         )
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError("MAESTRO_SNOWFLAKE_PRIVATE_KEY_PATH", f"cannot read the private key: {type(exc).__name__}",
-                          "a readable PEM private key (with MAESTRO_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if encrypted)") from None
+                          "a readable PEM private key (with MAESTRO_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if encrypted)"
+                          ) from None
     return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 

@@ -36,7 +36,8 @@ def test_events_fall_in_the_latest_periods_and_pool_territories(with_tracks: War
     short = with_tracks.scalar("SELECT COUNT(*) FROM STREAM_EVENTS WHERE MS_PLAYED < 30000")
     at_threshold = with_tracks.scalar("SELECT COUNT(*) FROM STREAM_EVENTS WHERE MS_PLAYED = 30000")
     assert 0.1 < short / 30_000 < 0.3 and at_threshold > 0
-    unknown = with_tracks.scalar("SELECT COUNT(*) FROM STREAM_EVENTS WHERE TRACK_ID NOT IN (SELECT TRACK_ID FROM TRACKS)")
+    unknown = with_tracks.scalar("SELECT COUNT(*) FROM STREAM_EVENTS "
+                                 "WHERE TRACK_ID NOT IN (SELECT TRACK_ID FROM TRACKS)")
     assert unknown == 0
 
 

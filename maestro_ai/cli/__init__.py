@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 import typer
@@ -36,7 +35,11 @@ def _load_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the app and turns Maestro's errors into one red line and exit code 2."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    import os
+
+    from maestro_ai.logs import configure_logging
+
+    configure_logging(os.environ.get("MAESTRO_LOG_LEVEL", "WARNING").upper())
     _load_commands()
     try:
         code = app(args=argv, standalone_mode=False)
