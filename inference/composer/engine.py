@@ -1,0 +1,245 @@
+"""The ``composer`` engine: rule-based composition, SoundFont rendering, genre effects and mastering.
+
+Heavy parts load once per instance and are shared process-wide (the SoundFont cache in :mod:`inference.render`,
+the embedding model cache in :mod:`inference.descriptors`); build it through ``inference.engine.get_engine``.
+``generate`` is a pure function of (request, seed, engine version, assets): same inputs, same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.composer.arrangement import Arrangement, arrange
+from inference.composer.midi_input import SeedMaterial, parse_seed
+from inference.composer.plan import DURATION_RANGE, TEMPO_RANGE, Plan, check_number, check_phrases, make_plan
+from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
+from maestro_ai.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+ENGINE_NAME = "composer"
+ENGINE_VERSION = "1.0.0"
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Composition:
+    """A composed piece before audio: the plan, the arrangement, its MIDI bytes and the descriptors used."""
+
+    plan: Plan
+    arrangement: Arrangement
+    midi: bytes
+    descriptors: dict[str, float] | None
+    seed_material: SeedMaterial | None
+
+
+class ComposerEngine:
+    """Generates mastered tracks without model weights or a GPU.
+
+    Args:
+        soundfont_path: a General MIDI .sf2/.sf3; None means TimGM6mb from pretty_midi.
+        embedding_model_path: a sentence-transformers model directory; None means the bundled all-MiniLM-L6-v2.
+    """
+
+    name = ENGINE_NAME
+    version = ENGINE_VERSION
+
+    def __init__(self, soundfont_path: str | Path | None = None,
+                 embedding_model_path: str | Path | None = None) -> None:
+        from inference.render import load_soundfont
+
+        self._font, self._font_info = load_soundfont(soundfont_path)
+        self._model_path = embedding_model_path
+        self._custom_font = soundfont_path is not None
+
+    def assets(self) -> list[AssetUse]:
+        """The SoundFont, the embedding model's weights and the engine's own source, each with its sha256."""
+        from inference.descriptors import model_provenance
+        from maestro_ai import assets as asset_registry
+
+        model = model_provenance(self._model_path)
+        font_id = "asset_soundfont_custom" if self._custom_font else asset_registry.SOUNDFONT_ASSET_ID
+        model_id = asset_registry.MODEL_ASSET_ID if self._model_path is None else "asset_model_custom"
+        engine_dir = Path(__file__).resolve().parent
+        return [
+            AssetUse(font_id, self._font_info.path, self._font_info.sha256, self._font_info.licence),
+            AssetUse(model_id, str(Path(model.path) / model.weights_file), model.sha256, "Apache-2.0"),
+            AssetUse(asset_registry.ENGINE_ASSET_ID, str(engine_dir), asset_registry.sha256_file(engine_dir),
+                     "Apache-2.0"),
+        ]
+
+    def compose(self, request: GenerationRequest) -> Composition:
+        """Validate ``request`` and compose it (plan, arrangement, MIDI); no audio.
+
+        Raises:
+            InputError: naming the offending field.
+        """
+        request = validate(request)
+        seed_material = parse_seed(request.melody) if request.melody is not None else None
+        descriptors = self._descriptors(request.key_phrases)
+        rng = np.random.default_rng(np.random.SeedSequence([request.seed, 0xC0FFEE]))
+        plan = make_plan(request, seed_material, descriptors, rng)
+        arrangement = arrange(plan, seed_material, rng)
+        from inference.composer.midi_output import midi_bytes
+
+        return Composition(plan, arrangement, midi_bytes(arrangement, plan.title), descriptors, seed_material)
+
+    def generate(self, request: GenerationRequest, output_dir: str | Path) -> GenerationResult:
+        """Compose, render, add effects, master and write ``<stem>.wav|flac`` and ``<stem>.mid`` atomically.
+
+        Raises:
+            InputError: a request field is invalid, or ``output_dir`` is not a writable directory.
+        """
+        from inference.effects import apply_effects
+        from inference.encode import encode_audio, write_atomic
+        from inference.master import master
+        from inference.render import render_arrangement
+
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        request = validate(request)
+        out_dir = writable_dir(output_dir)
+        comp = self.compose(request)
+        plan = comp.plan
+        t = _lap(timings, "compose", t)
+        audio = render_arrangement(comp.arrangement, self._font, request.sample_rate)
+        t = _lap(timings, "render", t)
+        feel = plan.feel
+        audio = apply_effects(audio.T, plan.genre.effects, request.sample_rate, feel.brightness, feel.texture,
+                              feel.space, seed=request.seed)
+        t = _lap(timings, "effects", t)
+        mastered = master(audio, request.sample_rate)
+        t = _lap(timings, "master", t)
+        tags = {"title": plan.title, "genre": plan.genre.name, "artist": "Maestro composer",
+                "comment": f"bpm={plan.tempo_bpm:g}; key={plan.key.name}; mood={plan.mood.name}; seed={request.seed}",
+                "software": f"maestro {ENGINE_NAME} {ENGINE_VERSION}", "bpm": f"{plan.tempo_bpm:g}"}
+        data = encode_audio(mastered.pcm, request.sample_rate, request.audio_format, tags)
+        stem = out_dir / f"{_slug(plan.title)}-{request_digest(request)[:12]}"
+        audio_path, midi_path = stem.with_suffix(f".{request.audio_format}"), stem.with_suffix(".mid")
+        try:
+            write_atomic({audio_path: data, midi_path: comp.midi})
+        except OSError as exc:
+            raise InputError("output_dir", f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+        _lap(timings, "encode", t)
+        metadata = build_metadata(comp, request, mastered, hashlib.sha256(data).hexdigest(), audio_path, midi_path)
+        return GenerationResult(metadata, audio_path, midi_path, timings)
+
+    def _descriptors(self, phrases: tuple[str, ...]) -> dict[str, float] | None:
+        if not phrases:
+            return None
+        from inference.descriptors import phrase_descriptors
+
+        return phrase_descriptors(list(phrases), model_path=self._model_path).to_dict()
+
+
+def validate(request: GenerationRequest) -> GenerationRequest:
+    """Check every field of ``request``; returns it with numbers normalised (InputError names the field)."""
+    from dataclasses import replace
+
+    from inference.composer.presets import get_genre, get_mood
+    from inference.composer.theory import parse_key
+
+    get_genre(request.genre)
+    get_mood(request.mood)
+    tempo = None if request.tempo_bpm is None else check_number("tempo_bpm", request.tempo_bpm, *TEMPO_RANGE, "BPM")
+    duration = check_number("duration_seconds", request.duration_s, *DURATION_RANGE, "seconds")
+    phrases = check_phrases(request.key_phrases)
+    if request.key is not None:
+        parse_key(request.key)
+    seed = request.seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
+        raise InputError("seed", f"must be an integer 0..2**63-1, got {seed!r}")
+    if request.sample_rate not in SAMPLE_RATES:
+        raise InputError("sample_rate", f"{request.sample_rate!r} Hz is not supported; accepted: {SAMPLE_RATES}")
+    fmt = request.audio_format.lower() if isinstance(request.audio_format, str) else request.audio_format
+    if fmt not in AUDIO_FORMATS:
+        raise InputError("audio_format",
+                         f"{request.audio_format!r} is not supported; accepted: {', '.join(AUDIO_FORMATS)}")
+    return replace(request, tempo_bpm=tempo, duration_s=duration, key_phrases=phrases, seed=int(seed), audio_format=fmt)
+
+
+def writable_dir(path: str | Path) -> Path:
+    """``path`` created if needed and checked writable; InputError on field ``output_dir`` otherwise."""
+    out = Path(path).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("output_dir", f"cannot create {out}: {exc.strerror or exc}") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise InputError("output_dir", f"{out} is not a writable directory")
+    return out.resolve()
+
+
+def request_digest(request: GenerationRequest) -> str:
+    """sha256 of the request's canonical JSON plus the engine version: names files deterministically."""
+    melody = request.melody
+    if isinstance(melody, bytes | bytearray):
+        melody = "sha256:" + hashlib.sha256(melody).hexdigest()
+    elif isinstance(melody, Path) or (isinstance(melody, str) and melody.lower().endswith((".mid", ".midi"))):
+        try:
+            melody = "sha256:" + hashlib.sha256(Path(melody).read_bytes()).hexdigest()
+        except OSError:
+            melody = str(melody)
+    payload = {"engine": [ENGINE_NAME, ENGINE_VERSION], "genre": request.genre, "mood": request.mood,
+               "key_phrases": list(request.key_phrases), "tempo_bpm": request.tempo_bpm, "key": request.key,
+               "time_signature": request.time_signature, "duration_s": request.duration_s, "melody": melody,
+               "instrumentation": dict(request.instrumentation or {}), "seed": request.seed,
+               "sample_rate": request.sample_rate, "audio_format": request.audio_format}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def build_metadata(comp: Composition, request: GenerationRequest, mastered: Any, sha256: str, audio_path: Path,
+                   midi_path: Path) -> dict[str, Any]:
+    """The plain, JSON-serialisable metadata dict promised by ``MusicGenerator.generate_track``."""
+    from inference.composer.gm import DRUM_KITS, program_name
+    from inference.composer.variations import suggest_variations
+
+    plan, arrangement = comp.plan, comp.arrangement
+    bar_ticks = plan.beats_per_bar * arrangement.ticks_per_beat
+    kits = {v: k for k, v in DRUM_KITS.items()}
+    instrumentation = []
+    for v in plan.voices:
+        name = (lambda p: f"{kits.get(p, 'standard')} drum kit") if v.is_drum else program_name
+        instrumentation.append({"role": v.role, "instrument": name(v.program), "program": v.program,
+                                "alternatives": [name(p) for p in v.alternatives]})
+    sections = [{"name": s.name, "kind": s.kind, "start_bar": s.start_bar, "bars": s.bars, "energy": s.energy,
+                 "start_seconds": round(arrangement.seconds(s.start_bar * bar_ticks), 3),
+                 "end_seconds": round(arrangement.seconds(s.end_bar * bar_ticks), 3)} for s in plan.sections]
+    frames = mastered.pcm.shape[0]
+    return {
+        "title": plan.title, "tempo": plan.tempo_bpm, "key": plan.key.name, "time_signature": plan.time_signature,
+        "duration_seconds": round(frames / request.sample_rate, 3), "genre": plan.genre.name, "mood": plan.mood.name,
+        "sections": sections,
+        "chord_progression": {s.name: [c.symbol for c in chords] for s, chords in zip(plan.sections, plan.chords,
+                                                                                      strict=True)},
+        "instrumentation": instrumentation,
+        "variations": suggest_variations(plan, request),
+        "seed": request.seed, "sample_rate": request.sample_rate, "audio_format": request.audio_format,
+        "loudness_lufs": mastered.loudness_lufs, "true_peak_dbtp": mastered.true_peak_dbtp, "sha256": sha256,
+        "engine": ENGINE_NAME, "engine_version": ENGINE_VERSION,
+        "audio_path": str(audio_path), "midi_path": str(midi_path),
+        "key_phrases": list(request.key_phrases), "descriptors": comp.descriptors,
+        "feel": {k: round(float(v), 4) for k, v in vars(plan.feel).items()},
+        "melody_seed_sha256": comp.seed_material.sha256 if comp.seed_material else None,
+        "bars": plan.total_bars,
+    }
+
+
+def _lap(timings: dict[str, float], stage: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[stage] = round(now - since, 4)
+    return now
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "track"

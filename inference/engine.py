@@ -1,0 +1,133 @@
+"""The engine interface every music engine implements, and the registry that builds one engine per process.
+
+An engine turns a :class:`GenerationRequest` into a mastered audio file, a MIDI file (where it has one) and a
+metadata dict. Engines load their heavy parts (SoundFont, models) once per process: ``get_engine`` caches
+instances, so a Ray actor or a CLI process builds one engine and serves many requests with it.
+
+Usage::
+
+    from inference.engine import GenerationRequest, get_engine
+    engine = get_engine("composer")
+    result = engine.generate(GenerationRequest(genre="house", mood="energetic", seed=7, duration_s=30),
+                             output_dir="out/")
+    result.metadata["sha256"], result.audio_path, result.midi_path
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from maestro_ai.errors import ConfigError
+
+# name -> "module:Class". Engines import lazily so that listing them costs nothing.
+ENGINES: dict[str, str] = {"composer": "inference.composer.engine:ComposerEngine"}
+AUDIO_FORMATS = ("wav", "flac")
+SAMPLE_RATES = (22050, 32000, 44100, 48000)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One track to generate. Validation happens in the engine, which names the offending field.
+
+    Attributes:
+        genre: genre preset name, e.g. ``'lofi-chill'``.
+        mood: mood preset name, e.g. ``'ambient-focus'``.
+        key_phrases: short descriptive phrases, mapped to musical descriptors.
+        tempo_bpm: tempo in beats per minute (30..300); None lets the genre and mood choose.
+        key: e.g. ``'A minor'`` or ``'Bb major'``; None infers it from the seed, else from mood and phrases.
+        time_signature: ``'N/4'`` with N in 2..7; None means 4/4.
+        duration_s: requested length in seconds (5..900); the track ends on the nearest bar line.
+        melody: seed as a ``.mid`` path, MIDI bytes or a chord/note string such as ``'Cmaj7 G6 Am7'``.
+        instrumentation: role -> GM program number or name, e.g. ``{'lead': 'Flute'}``.
+        seed: random seed (0 .. 2**63-1); the same request and seed give byte-identical files.
+        sample_rate: output sample rate in Hz.
+        audio_format: ``'wav'`` (16-bit PCM) or ``'flac'`` (16-bit).
+    """
+
+    genre: str
+    mood: str
+    key_phrases: tuple[str, ...] = ()
+    tempo_bpm: float | None = None
+    key: str | None = None
+    time_signature: str | None = None
+    duration_s: float = 180.0
+    melody: str | bytes | Path | None = None
+    instrumentation: Mapping[str, Any] | None = None
+    seed: int = 0
+    sample_rate: int = 44100
+    audio_format: str = "wav"
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What an engine hands back.
+
+    Attributes:
+        metadata: the plain, JSON-serialisable track metadata (see ``MusicGenerator.generate_track``).
+        audio_path: the mastered audio file.
+        midi_path: the arrangement as a Standard MIDI File, or None for engines without one.
+        timings: wall-clock seconds per stage (``compose``, ``render``, ``effects``, ``master``, ``encode``).
+    """
+
+    metadata: dict[str, Any]
+    audio_path: Path
+    midi_path: Path | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssetUse:
+    """A file an engine relies on, for provenance: asset id (as in the ASSETS table), path and sha256."""
+
+    asset_id: str
+    path: str
+    sha256: str
+    licence: str = ""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A music engine: builds once per process, then generates many tracks."""
+
+    name: str
+    version: str
+
+    def assets(self) -> list[AssetUse]:
+        """The files this engine's output depends on (SoundFont, models), with their sha256."""
+        ...
+
+    def generate(self, request: GenerationRequest, output_dir: str | Path) -> GenerationResult:
+        """Generate one track into ``output_dir``; raise InputError naming the field for bad requests."""
+        ...
+
+
+_LOCK = threading.Lock()
+_INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], Engine] = {}
+
+
+def get_engine(name: str = "composer", **options: Any) -> Engine:
+    """The process-wide engine ``name`` built with ``options`` (built on first use, then reused).
+
+    Args:
+        name: a key of ``ENGINES``.
+        **options: constructor arguments, e.g. ``soundfont_path=...``, ``embedding_model_path=...``.
+
+    Raises:
+        ConfigError: field ``engine`` when the name is unknown.
+    """
+    if name not in ENGINES:
+        raise ConfigError("engine", f"unknown engine {name!r}", ", ".join(ENGINES))
+    cache_key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
+    with _LOCK:
+        engine = _INSTANCES.get(cache_key)
+        if engine is None:
+            module_name, _, class_name = ENGINES[name].partition(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            engine = cls(**options)
+            _INSTANCES[cache_key] = engine
+        return engine

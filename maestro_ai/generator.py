@@ -1,0 +1,152 @@
+"""The Python API artists use: ``maestro_ai.MusicGenerator``.
+
+    import maestro_ai
+    gen = maestro_ai.MusicGenerator(genre='lofi-chill', mood='ambient-focus')
+    input_data = {'melody_midi': 'midi_string_example_Cmaj7_G6',
+                  'key_phrases': ['rainy city lights', 'quiet introspection', 'velvet night'],
+                  'tempo_bpm': 72}
+    track_metadata, audio_path = gen.generate_track(input_data, duration_seconds=180)
+    print(track_metadata['title'], track_metadata['tempo'])
+
+Construction is cheap: the engine (SoundFont, embedding model) is built on the first ``generate_track`` and
+shared by every generator in the process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from maestro_ai.errors import InputError
+
+ACCEPTED_KEYS = ("melody_midi", "key_phrases", "tempo_bpm", "key", "time_signature", "instrumentation")
+VARIATION_KEYS = ("label", "seed", "tempo_bpm", "key", "instrumentation", "time_signature", "key_phrases")
+
+
+class MusicGenerator:
+    """Generates mastered tracks in one genre and mood.
+
+    Args:
+        genre: genre preset, e.g. ``'lofi-chill'``, ``'house'``, ``'classical-piano'`` (closest names suggested).
+        mood: mood preset, e.g. ``'ambient-focus'``, ``'melancholic'``, ``'energetic'``.
+        engine: engine name; ``'composer'`` (no weights, no GPU).
+        output_dir: where audio and MIDI files go; default ``$MAESTRO_HOME/generated``.
+        sample_rate: output sample rate in Hz (22050, 32000, 44100 or 48000).
+        audio_format: ``'wav'`` (16-bit PCM) or ``'flac'``.
+        soundfont_path: a General MIDI SoundFont; default TimGM6mb shipped with pretty_midi.
+        embedding_model_path: a sentence-transformers model directory; default the bundled all-MiniLM-L6-v2.
+
+    Raises:
+        InputError: ``genre``, ``mood``, ``sample_rate`` or ``audio_format`` is not accepted.
+        ConfigError: ``engine`` is unknown.
+    """
+
+    def __init__(self, genre: str, mood: str, engine: str = "composer", output_dir: str | Path | None = None,
+                 sample_rate: int = 44100, audio_format: str = "wav", soundfont_path: str | Path | None = None,
+                 embedding_model_path: str | Path | None = None) -> None:
+        from inference.composer.presets import get_genre, get_mood
+        from inference.engine import AUDIO_FORMATS, ENGINES, SAMPLE_RATES
+        from maestro_ai.errors import ConfigError
+
+        self.genre = get_genre(genre).name
+        self.mood = get_mood(mood).name
+        if engine not in ENGINES:
+            raise ConfigError("engine", f"unknown engine {engine!r}", ", ".join(ENGINES))
+        if sample_rate not in SAMPLE_RATES:
+            raise InputError("sample_rate", f"{sample_rate!r} Hz is not supported; accepted: {SAMPLE_RATES}")
+        if audio_format not in AUDIO_FORMATS:
+            raise InputError("audio_format", f"{audio_format!r} is not supported; accepted: {', '.join(AUDIO_FORMATS)}")
+        self.engine_name = engine
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.sample_rate = sample_rate
+        self.audio_format = audio_format
+        self._engine_options = {k: v for k, v in (("soundfont_path", soundfont_path),
+                                                  ("embedding_model_path", embedding_model_path)) if v is not None}
+
+    @property
+    def engine(self) -> Any:
+        """The process-wide engine (built on first use)."""
+        from inference.engine import get_engine
+
+        return get_engine(self.engine_name, **self._engine_options)
+
+    def generate_track(self, input_data: Mapping[str, Any], duration_seconds: float = 180, seed: int | None = None,
+                       variation: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+        """Generate one track; returns ``(metadata, audio_path)``.
+
+        Args:
+            input_data: any of ``melody_midi`` (.mid path, MIDI bytes, or chords/notes such as
+                ``'Cmaj7 G6 Am7'`` / ``'C4 E4 G4'``), ``key_phrases`` (list of str), ``tempo_bpm`` (30..300),
+                ``key`` (``'F# minor'``), ``time_signature`` (``'3/4'``), ``instrumentation`` (role -> GM name).
+            duration_seconds: 5..900; the track ends on the bar line nearest to it.
+            seed: 0..2**63-1; None derives one from the inputs, so the same call always gives the same track.
+            variation: one of ``metadata['variations']``: its fields replace the inputs and its seed is used.
+
+        Returns:
+            The metadata dict (title, tempo, key, time_signature, duration_seconds, genre, mood, sections,
+            chord_progression, instrumentation, variations, seed, sample_rate, loudness_lufs, true_peak_dbtp,
+            sha256, engine, engine_version, midi_path, ...) and the audio file's path.
+
+        Raises:
+            InputError: names the offending field (``input_data``, ``tempo_bpm``, ``melody_midi``, ``output_dir``...).
+        """
+        request = self._request(input_data, duration_seconds, seed, variation)
+        result = self.engine.generate(request, self._output_dir())
+        metadata = dict(result.metadata)
+        if variation is not None:
+            metadata["variation"] = {k: variation[k] for k in VARIATION_KEYS if k in variation}
+        return metadata, str(result.audio_path)
+
+    def _request(self, input_data: Mapping[str, Any], duration_seconds: float, seed: int | None,
+                 variation: Mapping[str, Any] | None) -> Any:
+        from inference.engine import GenerationRequest
+
+        if not isinstance(input_data, Mapping):
+            raise InputError("input_data", f"must be a dict with keys among {', '.join(ACCEPTED_KEYS)}")
+        unknown = sorted(str(k) for k in input_data if k not in ACCEPTED_KEYS)
+        if unknown:
+            raise InputError("input_data", f"unknown key(s) {', '.join(map(repr, unknown))}; "
+                                           f"accepted: {', '.join(ACCEPTED_KEYS)}")
+        data = dict(input_data)
+        if variation is not None:
+            if not isinstance(variation, Mapping) or "seed" not in variation:
+                raise InputError("variation", "must be one of metadata['variations'] (a dict with a 'seed')")
+            extra = sorted(str(k) for k in variation if k not in VARIATION_KEYS)
+            if extra:
+                raise InputError("variation",
+                                 f"unknown key(s) {', '.join(extra)}; accepted: {', '.join(VARIATION_KEYS)}")
+            data.update({k: v for k, v in variation.items() if k not in ("label", "seed")})
+            seed = variation["seed"]
+        phrases = data.get("key_phrases")
+        if phrases is not None and (isinstance(phrases, str | bytes) or not isinstance(phrases, list | tuple)):
+            raise InputError("key_phrases", f"must be a list of strings, got {type(phrases).__name__}")
+        request = GenerationRequest(
+            genre=self.genre, mood=self.mood, key_phrases=tuple(phrases or ()), tempo_bpm=data.get("tempo_bpm"),
+            key=data.get("key"), time_signature=data.get("time_signature"), duration_s=duration_seconds,
+            melody=data.get("melody_midi"), instrumentation=data.get("instrumentation"),
+            seed=default_seed(data, self.genre, self.mood, duration_seconds) if seed is None else seed,
+            sample_rate=self.sample_rate, audio_format=self.audio_format)
+        return request
+
+    def _output_dir(self) -> Path:
+        if self.output_dir is not None:
+            return self.output_dir
+        from maestro_ai.config import load_settings
+
+        return load_settings().home / "generated"
+
+
+def default_seed(data: Mapping[str, Any], genre: str, mood: str, duration_seconds: float) -> int:
+    """A seed derived from the inputs (0..2**63-1): calls without ``seed=`` are reproducible too."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return "sha256:" + hashlib.sha256(value).hexdigest()
+        return str(value) if isinstance(value, Path) else value
+
+    payload = {"genre": genre, "mood": mood, "duration": duration_seconds,
+               "inputs": {k: plain(v) for k, v in sorted(data.items())}}
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
