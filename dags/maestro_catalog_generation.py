@@ -1,0 +1,100 @@
+"""
+### Maestro catalog generation
+
+Daily. The **logical date is the run date**: prompts active in `PROMPT_CATALOG` are planned into requests with
+deterministic ids and seeds, gated on rights (rejections recorded with reasons), generated on Ray in **shards**
+(a mapped task per shard; workers run QC, sign C2PA manifests and store the audio), then loaded in one MERGE
+transaction (TRACKS, TRACK_PROVENANCE, ROYALTY_SPLITS, request statuses) and the run is closed with counts.
+
+Re-running a date changes nothing; an interrupted run re-run ends where an uninterrupted one would.
+XComs carry ids and storage keys only. Snowflake credentials come from the `maestro_snowflake` connection when
+it exists. Params: `duration_s` (override every track's length), `shard_size`, `pool_size`, `batch_size`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+DAG_ID = "maestro_catalog_generation"
+DEFAULT_ARGS = {
+    "owner": "maestro",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["maestro", "generation"],
+    doc_md=__doc__,
+    params={
+        "duration_s": Param(None, type=["null", "integer"], minimum=5, maximum=900),
+        "shard_size": Param(16, type="integer", minimum=1),
+        "pool_size": Param(2, type="integer", minimum=1),
+        "batch_size": Param(1, type="integer", minimum=1),
+    },
+)
+def maestro_catalog_generation():
+    @task
+    def open_run() -> str:
+        from maestro_ai.pipeline import catalog, tasks
+
+        return catalog.open_stage(tasks.run_context(get_current_context(), DAG_ID))
+
+    @task
+    def plan(run_id: str) -> str:
+        from maestro_ai.pipeline import catalog, tasks
+
+        ctx = get_current_context()
+        return catalog.plan_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
+
+    @task
+    def gate(planned_key: str) -> str:
+        from maestro_ai.pipeline import catalog, tasks
+
+        return catalog.gate_stage(tasks.run_context(get_current_context(), DAG_ID), planned_key)
+
+    @task
+    def shards(gated_key: str) -> list[dict]:
+        from maestro_ai.pipeline import catalog, tasks
+
+        ctx = get_current_context()
+        numbers = catalog.shard_stage(tasks.run_context(ctx, DAG_ID), gated_key, tasks.options(ctx["params"]))
+        return [{"gated_key": gated_key, "shard_no": n, "n_shards": len(numbers)} for n in numbers]
+
+    @task(max_active_tis_per_dagrun=4)
+    def generate(shard: dict) -> str:
+        from maestro_ai.pipeline import catalog, tasks
+
+        ctx = get_current_context()
+        return catalog.generate_stage(tasks.run_context(ctx, DAG_ID), shard["gated_key"], shard["shard_no"],
+                                      shard["n_shards"], tasks.options(ctx["params"]))
+
+    @task(trigger_rule="none_failed")
+    def load(gated_key: str, result_keys: list[str] | None) -> dict:
+        from maestro_ai.pipeline import catalog, tasks
+
+        return catalog.load_stage(tasks.run_context(get_current_context(), DAG_ID), gated_key,
+                                  list(result_keys or []))
+
+    @task(trigger_rule="none_failed")
+    def close_run(loaded: dict) -> dict:
+        from maestro_ai.pipeline import catalog, tasks
+
+        return catalog.close_stage(tasks.run_context(get_current_context(), DAG_ID))
+
+    gated = gate(plan(open_run()))
+    results = generate.expand(shard=shards(gated))
+    close_run(load(gated, results))
+
+
+maestro_catalog_generation()

@@ -1,0 +1,185 @@
+"""Ray fan-out: a table of planned requests -> Ray Data ``map_batches`` over a pool of generator actors -> results.
+
+Shape (after Ray Data's batch-inference pattern)::
+
+    ray.data.from_arrow(blocks)
+       .map_batches(GeneratorActor, fn_constructor_kwargs={"spec": spec},
+                    compute=ActorPoolStrategy(size=pool_size), batch_size=batch_size, **resources)
+
+* Each actor builds its :class:`inference.worker.RequestWorker` (engine loaded once) in ``__init__``.
+* Every request yields exactly one result row (``generated`` or ``failed`` with error class and message): a request
+  that raises never fails the batch.
+* Resources: ``num_gpus=1`` per actor only when the cluster has GPUs; otherwise a fractional ``num_cpus``
+  (default 0.5) so a pool on 2 cores never starves Ray Data's own read tasks (a known deadlock, see NOTES.md).
+* A worker process that dies mid-batch is restarted (``max_restarts``) and its batch retried
+  (``max_task_retries``). Side effects are idempotent: keys are deterministic, identical re-writes are no-ops, and
+  a request whose audio and sidecar are already stored is resumed from storage, not regenerated.
+
+``ray`` is imported inside functions only, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from inference.worker import RESULT_SCHEMA, RequestWorker, WorkerSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FanoutConfig:
+    """How generation fans out.
+
+    Attributes:
+        pool_size: number of generator actors (one engine each).
+        batch_size: requests per batch handed to an actor (smaller spreads work more evenly).
+        cpus_per_actor: CPUs reserved per actor when the cluster has no GPU (fractional on purpose).
+        gpus_per_actor: GPUs per actor when the cluster has GPUs.
+        max_restarts: times a dead actor process is restarted.
+        max_task_retries: times a batch is retried on a restarted actor.
+    """
+
+    pool_size: int = 2
+    batch_size: int = 1
+    cpus_per_actor: float = 0.5
+    gpus_per_actor: float = 1.0
+    max_restarts: int = 3
+    max_task_retries: int = 3
+
+    def __post_init__(self) -> None:
+        from maestro_ai.errors import InputError
+
+        if self.pool_size < 1:
+            raise InputError("pool_size", f"must be >= 1, got {self.pool_size}")
+        if self.batch_size < 1:
+            raise InputError("batch_size", f"must be >= 1, got {self.batch_size}")
+        if self.cpus_per_actor <= 0:
+            raise InputError("cpus_per_actor", f"must be > 0, got {self.cpus_per_actor}")
+
+
+class GeneratorActor:
+    """The callable class Ray Data maps over batches; also usable without Ray on a plain batch dict.
+
+    Args:
+        spec: the worker's settings (storage URL, scratch dir, engine options).
+    """
+
+    def __init__(self, spec: WorkerSpec | dict[str, Any]) -> None:
+        self.worker = RequestWorker(spec if isinstance(spec, WorkerSpec) else WorkerSpec(**spec))
+
+    def __call__(self, batch: dict[str, np.ndarray] | pa.Table) -> pa.Table:
+        """Processes every request of ``batch``; returns one result row per request (RESULT_SCHEMA)."""
+        rows = [self.worker.process(request) for request in batch_rows(batch)]
+        return pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
+
+    def pid(self) -> int:
+        """The process id of this actor (tests kill it to prove restarts write nothing twice)."""
+        return os.getpid()
+
+
+def batch_rows(batch: dict[str, np.ndarray] | pa.Table) -> list[dict[str, Any]]:
+    """A Ray batch (numpy dict or Arrow table) as a list of plain Python dicts."""
+    if isinstance(batch, pa.Table):
+        return batch.to_pylist()
+    columns = {name: [_plain(v) for v in values] for name, values in batch.items()}
+    count = len(next(iter(columns.values()), []))
+    return [{name: values[i] for name, values in columns.items()} for i in range(count)]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def connect_ray(address: str = "") -> dict[str, float]:
+    """Joins the Ray cluster named by ``MAESTRO_RAY_ADDRESS``: empty starts a local one; 'auto' or ray://host:port
+    joins an existing cluster. Returns the cluster's total resources (CPU, GPU, ...).
+    """
+    import ray
+
+    from maestro_ai.errors import ConfigError
+
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        try:
+            ray.init(address=address or None, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at {address!r}: {exc}",
+                              "empty (local Ray), 'auto', or ray://host:10001") from None
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    return dict(ray.cluster_resources())
+
+
+def actor_resources(cluster: dict[str, float], config: FanoutConfig) -> dict[str, float]:
+    """Per-actor resources: GPUs only when the cluster has them (a GPU ask on a CPU cluster hangs ~10 min)."""
+    if cluster.get("GPU", 0) >= config.gpus_per_actor:
+        return {"num_gpus": config.gpus_per_actor}
+    return {"num_cpus": config.cpus_per_actor}
+
+
+def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = None,
+                   ray_address: str = "", actor_cls: type[GeneratorActor] = GeneratorActor) -> pa.Table:
+    """Generates every request on a Ray actor pool and returns one result row per request (RESULT_SCHEMA).
+
+    Args:
+        requests: planned, rights-cleared requests (see ``inference.worker.REQUEST_FIELDS``).
+        spec: what each worker needs (storage URL, scratch dir, engine options).
+        config: pool and batch sizes, restarts.
+        ray_address: '' (local Ray), 'auto' or 'ray://host:10001'.
+        actor_cls: the callable class mapped over batches (a subclass can add instrumentation).
+
+    Returns:
+        Results, one per request, in no particular order.
+    """
+    config = config or FanoutConfig()
+    if requests.num_rows == 0:
+        return RESULT_SCHEMA.empty_table()
+    import ray.data
+
+    cluster = connect_ray(ray_address)
+    resources = actor_resources(cluster, config)
+    # One block per batch: Ray Data hands whole blocks to actors, so a single block would serialise the pool.
+    blocks = [requests.slice(i, config.batch_size) for i in range(0, requests.num_rows, config.batch_size)]
+    pool = min(config.pool_size, len(blocks))
+    log.info("fan-out", extra={"requests": requests.num_rows, "pool_size": pool, "batch_size": config.batch_size,
+                                "resources": resources})
+    with warnings.catch_warnings():
+        # Bounded restarts have no named parameter yet; ray_remote_args is the documented way (deprecated in 2.60).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds = ray.data.from_arrow(blocks).map_batches(
+            actor_cls,
+            fn_constructor_kwargs={"spec": spec},
+            compute=ray.data.ActorPoolStrategy(size=pool),
+            batch_size=config.batch_size,
+            batch_format="pyarrow",
+            max_restarts=config.max_restarts,
+            max_task_retries=config.max_task_retries,
+            **resources,
+        )
+    tables = [ray.get(ref) for ref in ds.to_arrow_refs()]
+    results = pa.concat_tables([t.cast(RESULT_SCHEMA) for t in tables]) if tables else RESULT_SCHEMA.empty_table()
+    return _one_row_per_request(results)
+
+
+def _one_row_per_request(results: pa.Table) -> pa.Table:
+    """Keeps one row per REQUEST_ID (a retried batch can in principle report twice; the last report wins)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in results.to_pylist():
+        rows[row["REQUEST_ID"]] = row
+    return pa.Table.from_pylist(list(rows.values()), schema=RESULT_SCHEMA)
+
+
+def run_locally(requests: pa.Table, spec: WorkerSpec) -> pa.Table:
+    """The same work in this process, no Ray: the baseline of ``bench/pipeline.py`` and a fallback for tiny runs."""
+    actor = GeneratorActor(spec)
+    return actor(requests)

@@ -1,0 +1,278 @@
+"""Catalog generation for one date: open run -> plan -> gate -> generate (shards on Ray; QC, sign, store inside)
+-> load (one MERGE transaction) -> close run.
+
+Each stage is a function an Airflow task (or :func:`run_catalog`) calls: it reads its input table from staging,
+writes its output table to staging and returns the key, so XComs carry ids and URIs only. The table-to-table work
+lives in :mod:`~maestro_ai.pipeline.planning`, :mod:`inference.fanout` and :mod:`~maestro_ai.pipeline.records`.
+
+Idempotency: ids, seeds, object keys and run ids are deterministic; requests already ``generated`` are ``done``
+and skipped; a request whose files are stored but whose rows were never loaded is resumed from storage by the
+worker; loads are MERGEs that leave unchanged rows untouched. So re-running a date, finished or interrupted at
+any step, ends in the state an uninterrupted run leaves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from maestro_ai.config import Settings
+from maestro_ai.pipeline import planning, records, staging
+from maestro_ai.pipeline.context import CATALOG_DAG_ID, RunContext, StageTimer, warehouse
+from maestro_ai.storage import TrackStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Knobs of a run (defaults suit production; the demo, tests and bench shorten tracks).
+
+    Attributes:
+        duration_s: render every track this long (seconds) instead of the prompt's DURATION_S.
+        shard_size: requests per generation shard (an Airflow mapped task each).
+        pool_size: Ray generator actors.
+        batch_size: requests per Ray batch.
+        sign: embed signed C2PA manifests.
+        retry_failed: also retry earlier runs' ``failed`` requests.
+    """
+
+    duration_s: int | None = None
+    shard_size: int = 16
+    pool_size: int = 2
+    batch_size: int = 1
+    sign: bool = True
+    retry_failed: bool = True
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did: counts by status (for the run), rows changed by the load, and seconds per stage."""
+
+    run_id: str
+    counts: dict[str, int]
+    changed_rows: int
+    generated_now: int
+    resumed: int
+    failed_now: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def context(settings: Settings, logical_date: Any, airflow: dict[str, Any] | None = None,
+            dag_id: str = CATALOG_DAG_ID) -> RunContext:
+    return RunContext.create(settings, dag_id, logical_date, airflow)
+
+
+def open_stage(ctx: RunContext) -> str:
+    """Opens (or re-opens) the GENERATION_RUNS row; fails fast when the warehouse is unreachable."""
+    with warehouse(ctx.settings) as wh:
+        return records.open_run(wh, ctx)
+
+
+def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
+    """Plans the date's requests (plus earlier failed ones to retry) and records new ones as ``planned``."""
+    with warehouse(ctx.settings) as wh:
+        prompts = wh.query("SELECT * FROM PROMPT_CATALOG WHERE ACTIVE ORDER BY PRIORITY, PROMPT_ID").to_pylist()
+        ids = [r["REQUEST_ID"] for r in planning.plan_requests(prompts, ctx.run_id, ctx.logical_date,
+                                                                ctx.engine_version, {}).to_pylist()]
+        existing = {rid: row["STATUS"] for rid, row in records.existing_statuses(wh, ids).items()}
+        planned = planning.plan_requests(prompts, ctx.run_id, ctx.logical_date, ctx.engine_version, existing,
+                                         duration_override_s=options.duration_s, validate_style=style_problem)
+        if options.retry_failed:
+            planned = pa.concat_tables([planned, _earlier_failures(wh, ctx, options, set(ids))])
+        records.record_planned(wh, planned)
+    return staging.write_stage(_store(ctx), ctx.run_id, "planned", planned)
+
+
+def gate_stage(ctx: RunContext, planned_key: str) -> str:
+    """Rights gate over the planned requests, then ISRCs for the allowed ones (minted once per track)."""
+    from maestro_ai.isrc import mint_isrc
+    from maestro_ai.rights_snapshot import engine_asset_ids, load_snapshot
+
+    store = _store(ctx)
+    planned = staging.read_stage(store, planned_key)
+    with warehouse(ctx.settings) as wh:
+        snapshot = load_snapshot(wh)
+        gated = planning.gate_requests(planned, snapshot, ctx.logical_date, engine_asset_ids(), _melody_paths())
+        allowed = planning.with_status(gated, planning.PLANNED)
+        isrcs = mint_isrc(wh, allowed["TRACK_ID"].to_pylist(), year=ctx.logical_date.year,
+                          country=ctx.settings.isrc_country, registrant=ctx.settings.isrc_registrant)
+    by_request = dict(zip(allowed["REQUEST_ID"].to_pylist(), allowed["TRACK_ID"].to_pylist(), strict=True))
+    gated = planning.assign(gated, "ISRC", {rid: isrcs[tid] for rid, tid in by_request.items()})
+    gated = planning.assign(gated, "RUN_CONTEXT", dict.fromkeys(by_request, json.dumps(ctx.airflow, default=str)))
+    return staging.write_stage(store, ctx.run_id, "gated", gated)
+
+
+def shard_stage(ctx: RunContext, gated_key: str, options: PipelineOptions) -> list[int]:
+    """Shard numbers to map generation over (at most 1024, Airflow's map limit)."""
+    return planning.shard_ids(staging.read_stage(_store(ctx), gated_key), options.shard_size)
+
+
+def generate_stage(ctx: RunContext, gated_key: str, shard_no: int, n_shards: int, options: PipelineOptions) -> str:
+    """Generates one shard on Ray (workers QC, sign and store); returns the key of its result table."""
+    from inference.fanout import FanoutConfig, run_generation
+
+    store = _store(ctx)
+    requests = planning.shard(staging.read_stage(store, gated_key), shard_no, n_shards)
+    results = run_generation(_work_table(requests), worker_spec(ctx.settings, options),
+                             FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
+                             ray_address=ctx.settings.ray_address)
+    return staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results)
+
+
+def load_stage(ctx: RunContext, gated_key: str, result_keys: Sequence[str]) -> dict[str, int]:
+    """MERGEs tracks, provenance, splits and request statuses in one transaction."""
+    store = _store(ctx)
+    gated = staging.read_stage(store, gated_key)
+    results = _concat([staging.read_stage(store, k) for k in result_keys])
+    with warehouse(ctx.settings) as wh:
+        report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
+    return asdict(report)
+
+
+def close_stage(ctx: RunContext, status: str = records.SUCCESS) -> dict[str, int]:
+    """Closes the run with counts (unchanged when a rerun found nothing to do)."""
+    with warehouse(ctx.settings) as wh:
+        return records.close_run(wh, ctx, status)
+
+
+def run_catalog(settings: Settings, logical_date: Any, options: PipelineOptions | None = None,
+                airflow: dict[str, Any] | None = None) -> RunReport:
+    """The whole catalog run for one date in this process (the CLI and bench call this; Airflow calls the stages).
+
+    Raises:
+        WarehouseError: the warehouse is unreachable (before any work is done).
+    """
+    options = options or PipelineOptions()
+    ctx = context(settings, logical_date, airflow)
+    timer = StageTimer(ctx.run_id)
+    with timer.stage("open"):
+        open_stage(ctx)
+    try:
+        with timer.stage("plan"):
+            planned_key = plan_stage(ctx, options)
+        with timer.stage("gate"):
+            gated_key = gate_stage(ctx, planned_key)
+        shards = shard_stage(ctx, gated_key, options)
+        result_keys = []
+        with timer.stage("generate_total"):
+            for shard_no in shards:
+                result_keys.append(generate_stage(ctx, gated_key, shard_no, len(shards), options))
+        with timer.stage("load"):
+            loaded = load_stage(ctx, gated_key, result_keys)
+        with timer.stage("close"):
+            counts = close_stage(ctx)
+    except Exception:
+        with warehouse(settings) as wh:
+            records.close_run(wh, ctx, records.FAILED_RUN)
+        raise
+    results = _concat([staging.read_stage(_store(ctx), k) for k in result_keys])
+    return _report(ctx, timer, counts, loaded, results)
+
+
+def _report(ctx: RunContext, timer: StageTimer, counts: dict[str, int], loaded: dict[str, int],
+            results: pa.Table) -> RunReport:
+    rows = results.to_pylist()
+    fresh = [r for r in rows if not r["RESUMED"]]
+    timer.add("generate", sum(r["T_GENERATE_S"] or 0.0 for r in fresh))
+    timer.add("qc", sum(r["T_QC_S"] or 0.0 for r in fresh))
+    timer.add("sign_store", sum(r["T_SIGN_STORE_S"] or 0.0 for r in fresh))
+    return RunReport(run_id=ctx.run_id, counts=counts, changed_rows=sum(loaded.values()),
+                     generated_now=sum(1 for r in fresh if r["STATUS"] == "generated"),
+                     resumed=sum(1 for r in rows if r["RESUMED"]),
+                     failed_now=sum(1 for r in rows if r["STATUS"] == "failed"),
+                     stage_seconds={k: round(v, 3) for k, v in timer.seconds.items()})
+
+
+def worker_spec(settings: Settings, options: PipelineOptions) -> Any:
+    """What each Ray worker needs: storage, MAESTRO_HOME (signing keys), engine, signing on/off. No secrets."""
+    from inference.worker import WorkerSpec
+
+    return WorkerSpec(storage_url=settings.storage_url,
+                      settings={"home": str(settings.home), "storage_url": settings.storage_url,
+                                "warehouse_url": settings.warehouse_url if settings.warehouse_backend == "duckdb"
+                                else "", "engine": settings.engine},
+                      scratch_dir=str(settings.home / "scratch"), engine=settings.engine, sign=options.sign)
+
+
+def style_problem(genre: str, mood: str) -> str | None:
+    """The engine's verdict on a genre/mood pair: None when both exist, else the engine's message."""
+    from inference.composer.presets import get_genre, get_mood
+
+    for getter, value in ((get_genre, genre), (get_mood, mood)):
+        try:
+            getter(value)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+def _earlier_failures(wh: Any, ctx: RunContext, options: PipelineOptions, today: set[str]) -> pa.Table:
+    """Requests of earlier runs left ``failed`` (not playlist ones): retried under their own ids and run."""
+    rows = wh.query("SELECT R.REQUEST_ID, R.RUN_ID, R.ORDINAL, R.SEED, P.* FROM GENERATION_REQUESTS R "
+                    "JOIN PROMPT_CATALOG P ON P.PROMPT_ID = R.PROMPT_ID "
+                    "WHERE R.STATUS = 'failed' AND R.PLAYLIST_ID IS NULL AND R.RUN_ID <> :run "
+                    "ORDER BY R.REQUEST_ID", {"run": ctx.run_id}).to_pylist()
+    out = []
+    for row in rows:
+        if row["REQUEST_ID"] in today:
+            continue
+        problems = planning.prompt_problems(row, style_problem)
+        out.append({**{k: None for k in planning.REQUEST_TABLE.names},
+                    "REQUEST_ID": row["REQUEST_ID"], "RUN_ID": row["RUN_ID"], "PROMPT_ID": row["PROMPT_ID"],
+                    "ORDINAL": row["ORDINAL"], "SEED": row["SEED"],
+                    "TRACK_ID": _track_id(row["REQUEST_ID"], ctx.engine_version), "GENRE": row["GENRE"],
+                    "MOOD": row["MOOD"], "KEY_PHRASES": _text(row["KEY_PHRASES"]), "TEMPO_BPM": row["TEMPO_BPM"],
+                    "MUSICAL_KEY": row["MUSICAL_KEY"], "DURATION_S": options.duration_s or row["DURATION_S"],
+                    "MELODY_SEED_ASSET_ID": row["MELODY_SEED_ASSET_ID"], "TERRITORIES": _text(row["TERRITORIES"]),
+                    "STATUS": planning.REJECTED if problems else planning.PLANNED,
+                    "REASONS": json.dumps(problems, sort_keys=True)})
+    return pa.Table.from_pylist(out, schema=planning.REQUEST_TABLE)
+
+
+def _track_id(request_id: str, engine_version: str) -> str:
+    from maestro_ai.identity import track_id
+
+    return track_id(request_id, engine_version)
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else json.dumps(value)
+
+
+def _melody_paths() -> dict[str, str]:
+    from maestro_ai.assets import melody_seed_files
+
+    return {asset_id: str(path) for asset_id, path in melody_seed_files().items()}
+
+
+def _work_table(requests: pa.Table) -> pa.Table:
+    from inference.worker import REQUEST_SCHEMA
+
+    return requests.select(REQUEST_SCHEMA.names).cast(REQUEST_SCHEMA)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    from inference.worker import RESULT_SCHEMA
+
+    return pa.concat_tables([t.cast(RESULT_SCHEMA) for t in tables]) if tables else RESULT_SCHEMA.empty_table()
+
+
+def _store(ctx: RunContext) -> TrackStore:
+    return TrackStore(ctx.settings.storage_url)
+
+
+def run_date(text: str) -> dt.date:
+    """``--date`` parsing for the CLI."""
+    from maestro_ai.pipeline.context import parse_run_date
+
+    return parse_run_date(text)

@@ -1,0 +1,190 @@
+"""Warehouse records of a run: GENERATION_RUNS open/close, and the one-transaction load of a run's results.
+
+Loads are MERGEs on natural keys (``Warehouse.upsert``), and every value is a function of the work itself, not of
+the clock, unless something really changed: UPDATED_AT and FINISHED_AT keep their stored value when the status,
+reasons and counts they stamp are unchanged. So a rerun of a finished date changes no row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from maestro_ai.pipeline.context import RunContext
+from maestro_ai.pipeline.planning import DONE, PLANNED, REJECTED
+from maestro_ai.rights import ReliedLicence
+from maestro_ai.splits import compute_splits, split_rows
+
+log = logging.getLogger(__name__)
+
+RUNNING, SUCCESS, FAILED_RUN = "running", "success", "failed"
+_CHUNK = 400
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Rows changed by one load (inserted + updated), per table."""
+
+    tracks: int
+    provenance: int
+    splits: int
+    requests: int
+
+    @property
+    def changed(self) -> int:
+        return self.tracks + self.provenance + self.splits + self.requests
+
+
+def utcnow() -> dt.datetime:
+    """Now, as the naive UTC timestamp TIMESTAMP_NTZ columns hold."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def open_run(wh: Any, ctx: RunContext) -> str:
+    """Records the run as ``running`` unless it exists already (a rerun keeps its row until it closes)."""
+    current = wh.query("SELECT STATUS FROM GENERATION_RUNS WHERE RUN_ID = :run", {"run": ctx.run_id}).to_pylist()
+    if not current or current[0]["STATUS"] not in (SUCCESS, RUNNING):
+        started = utcnow()
+        wh.upsert("GENERATION_RUNS", [{"RUN_ID": ctx.run_id, "DAG_ID": ctx.dag_id, "LOGICAL_DATE": ctx.logical_date,
+                                       "ENGINE": ctx.settings.engine, "STARTED_AT": started, "FINISHED_AT": None,
+                                       "STATUS": RUNNING, "COUNTS": None}])
+    return ctx.run_id
+
+
+def run_counts(wh: Any, run_id: str) -> dict[str, int]:
+    """Requests of the run by status, plus the tracks they produced."""
+    rows = wh.query("SELECT STATUS, COUNT(*) AS N FROM GENERATION_REQUESTS WHERE RUN_ID = :run GROUP BY STATUS",
+                    {"run": run_id}).to_pylist()
+    counts = {status: 0 for status in ("planned", "rejected", "generated", "failed")}
+    counts.update({r["STATUS"]: int(r["N"]) for r in rows})
+    counts["tracks"] = int(wh.scalar("SELECT COUNT(*) FROM TRACKS T JOIN GENERATION_REQUESTS R "
+                                     "ON T.REQUEST_ID = R.REQUEST_ID WHERE R.RUN_ID = :run", {"run": run_id}) or 0)
+    return counts
+
+
+def close_run(wh: Any, ctx: RunContext, status: str = SUCCESS) -> dict[str, int]:
+    """Closes the run with its counts; an identical close (same status and counts) leaves the row untouched."""
+    counts = run_counts(wh, ctx.run_id)
+    row = wh.query("SELECT * FROM GENERATION_RUNS WHERE RUN_ID = :run", {"run": ctx.run_id}).to_pylist()
+    if row and row[0]["STATUS"] == status and _json(row[0]["COUNTS"]) == counts:
+        return counts
+    base = row[0] if row else {"RUN_ID": ctx.run_id, "DAG_ID": ctx.dag_id, "LOGICAL_DATE": ctx.logical_date,
+                               "ENGINE": ctx.settings.engine, "STARTED_AT": utcnow()}
+    wh.upsert("GENERATION_RUNS", [{**base, "FINISHED_AT": utcnow(), "STATUS": status,
+                                   "COUNTS": json.dumps(counts, sort_keys=True)}])
+    return counts
+
+
+def existing_statuses(wh: Any, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """REQUEST_ID -> stored GENERATION_REQUESTS row, for the given ids."""
+    found: dict[str, dict[str, Any]] = {}
+    ids = list(dict.fromkeys(request_ids))
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        binds = ", ".join(f":r{i}" for i in range(len(chunk)))
+        rows = wh.query(f"SELECT * FROM GENERATION_REQUESTS WHERE REQUEST_ID IN ({binds})",
+                        {f"r{i}": r for i, r in enumerate(chunk)}).to_pylist()
+        found.update({r["REQUEST_ID"]: r for r in rows})
+    return found
+
+
+def record_planned(wh: Any, requests: pa.Table) -> int:
+    """Inserts ``planned`` rows for requests not yet in GENERATION_REQUESTS (existing rows are not touched)."""
+    stored = existing_statuses(wh, requests["REQUEST_ID"].to_pylist())
+    now = utcnow()
+    rows = [_request_row(r, PLANNED, "[]", now) for r in requests.to_pylist()
+            if r["REQUEST_ID"] not in stored and r["STATUS"] in (PLANNED, REJECTED)]
+    return wh.upsert("GENERATION_REQUESTS", rows).changed if rows else 0
+
+
+def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: str) -> LoadReport:
+    """One transaction: MERGE the tracks, provenance and splits of generated results, and every request's status.
+
+    Args:
+        requests: the gated request table (rejected requests carry the gate's reasons; ``done`` ones are skipped).
+        results: worker result rows (inference.worker.RESULT_SCHEMA), one per generated or failed request.
+        platform_holder: HOLDER_ID that receives the remainder of every split.
+    """
+    by_request = {r["REQUEST_ID"]: r for r in requests.to_pylist()}
+    outcome: dict[str, tuple[str, str]] = {rid: (REJECTED, r["REASONS"] or "[]")
+                                           for rid, r in by_request.items() if r["STATUS"] == REJECTED}
+    tracks, provenance, splits = [], [], []
+    for res in results.to_pylist():
+        request = by_request.get(res["REQUEST_ID"])
+        if request is None:
+            log.warning("result for an unknown request ignored", extra={"request_id": res["REQUEST_ID"]})
+            continue
+        outcome[res["REQUEST_ID"]] = (res["STATUS"], res["REASONS"] or "[]")
+        if res["STATUS"] != "generated":
+            continue
+        tracks.append(_timestamps(json.loads(res["TRACK_ROW"])))
+        provenance.append(_timestamps(json.loads(res["PROVENANCE_ROW"])))
+        relied = [ReliedLicence(**r) for r in json.loads(request["RELIED"] or "[]")]
+        splits.extend(split_rows(res["TRACK_ID"], compute_splits(relied, platform_holder)))
+    stored = existing_statuses(wh, list(outcome))
+    now = utcnow()
+    request_rows = []
+    for rid, (status, reasons) in sorted(outcome.items()):
+        if by_request[rid]["STATUS"] == DONE:
+            continue
+        before = stored.get(rid)
+        unchanged = before and before["STATUS"] == status and _json(before["REASONS"]) == _json(reasons)
+        request_rows.append(_request_row(by_request[rid], status, reasons,
+                                         before["UPDATED_AT"] if unchanged else now))
+    with wh.transaction():
+        report = LoadReport(
+            tracks=wh.upsert("TRACKS", tracks).changed if tracks else 0,
+            provenance=wh.upsert("TRACK_PROVENANCE", provenance).changed if provenance else 0,
+            splits=wh.upsert("ROYALTY_SPLITS", splits).changed if splits else 0,
+            requests=wh.upsert("GENERATION_REQUESTS", request_rows).changed if request_rows else 0,
+        )
+    log.info("run loaded", extra={"tracks": report.tracks, "provenance": report.provenance,
+                                  "splits": report.splits, "requests": report.requests})
+    return report
+
+
+def platform_holder_id(wh: Any) -> str:
+    """The RIGHTS_HOLDERS row of KIND 'platform' (the first by id): it receives every split's remainder."""
+    holder = wh.scalar("SELECT MIN(HOLDER_ID) FROM RIGHTS_HOLDERS WHERE KIND = 'platform'")
+    if not holder:
+        from maestro_ai.errors import InputError
+
+        raise InputError("RIGHTS_HOLDERS", "no holder of KIND 'platform': splits need one to take the remainder")
+    return str(holder)
+
+
+def _request_row(request: Mapping[str, Any], status: str, reasons: str, updated_at: Any) -> dict[str, Any]:
+    return {"REQUEST_ID": request["REQUEST_ID"], "RUN_ID": request["RUN_ID"], "PROMPT_ID": request["PROMPT_ID"],
+            "PLAYLIST_ID": request["PLAYLIST_ID"], "ORDINAL": request["ORDINAL"], "SEED": request["SEED"],
+            "STATUS": status, "REASONS": reasons, "UPDATED_AT": updated_at}
+
+
+def _timestamps(row: dict[str, Any]) -> dict[str, Any]:
+    for column in ("CREATED_AT",):
+        value = row.get(column)
+        if isinstance(value, str):
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            row[column] = parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return row
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def status_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["STATUS"]] = counts.get(row["STATUS"], 0) + 1
+    return counts

@@ -1,0 +1,59 @@
+"""The library side of the Airflow tasks: turn a task's context and params into a RunContext and options.
+
+DAG files stay thin: each task body is one call into this module or :mod:`~maestro_ai.pipeline.catalog` /
+:mod:`~maestro_ai.pipeline.playlist`. Nothing here imports Airflow; the context is the plain mapping Airflow
+hands a task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from maestro_ai.config import load_settings
+from maestro_ai.pipeline.catalog import PipelineOptions
+from maestro_ai.pipeline.context import RunContext
+
+log = logging.getLogger(__name__)
+
+# Airflow connection holding Snowflake credentials; used when it exists (MAESTRO_SNOWFLAKE_CONN_ID overrides).
+SNOWFLAKE_CONN_ID = "maestro_snowflake"
+
+
+def run_context(context: Mapping[str, Any], dag_id: str) -> RunContext:
+    """The RunContext of the task's DAG run: the logical date is the run date (its UTC day)."""
+    logical = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    if logical is None:
+        logical = dt.datetime.now(dt.UTC)
+    ti = context.get("ti")
+    airflow = {"dag_id": dag_id, "run_id": context.get("run_id") or getattr(ti, "run_id", None),
+               "try_number": getattr(ti, "try_number", None)}
+    return RunContext.create(task_settings(), dag_id, logical, airflow)
+
+
+def task_settings() -> Any:
+    """Maestro settings inside a task; Snowflake credentials come from the Airflow connection when one exists."""
+    settings = load_settings()
+    if settings.warehouse_backend == "snowflake" and not settings.snowflake_conn_id and _connection_exists():
+        settings = load_settings(snowflake_conn_id=SNOWFLAKE_CONN_ID)
+    return settings
+
+
+def options(params: Mapping[str, Any] | None) -> PipelineOptions:
+    """PipelineOptions from DAG params (``duration_s``, ``shard_size``, ``pool_size``, ``batch_size``, ``sign``)."""
+    params = dict(params or {})
+    known = {k: params[k] for k in ("duration_s", "shard_size", "pool_size", "batch_size", "sign")
+             if params.get(k) is not None}
+    return PipelineOptions(**known)
+
+
+def _connection_exists() -> bool:
+    try:
+        from airflow.sdk import BaseHook
+
+        BaseHook.get_connection(SNOWFLAKE_CONN_ID)
+    except Exception:  # no such connection, or not running inside Airflow
+        return False
+    return True

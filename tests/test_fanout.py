@@ -1,0 +1,113 @@
+"""Ray fan-out: one result row per request, failures isolated, GPUs only when present, killed actors retried."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from inference.fanout import FanoutConfig, GeneratorActor, actor_resources, batch_rows, run_generation
+from inference.worker import REQUEST_SCHEMA, RESULT_SCHEMA, WorkerSpec
+from maestro_ai import identity
+from maestro_ai.storage import TrackStore
+
+DAY = "2026-11-15"
+
+
+def request(ordinal: int, *, genre: str = "house", mood: str = "energetic", melody: str | None = None,
+            tempo: int = 122, duration: int = 5) -> dict:
+    rid = identity.request_id("prm_test", DAY, ordinal)
+    return {"REQUEST_ID": rid, "RUN_ID": "test_run", "PROMPT_ID": "prm_test", "PLAYLIST_ID": None,
+            "ORDINAL": ordinal, "SEED": identity.seed_for(rid), "TRACK_ID": identity.track_id(rid, "test"),
+            "ISRC": f"ZZMAE26{ordinal + 1:05d}", "GENRE": genre, "MOOD": mood,
+            "KEY_PHRASES": json.dumps(["night drive", "neon rain"]), "TEMPO_BPM": tempo, "MUSICAL_KEY": "A minor",
+            "DURATION_S": duration, "MELODY_SEED_ASSET_ID": None, "MELODY_URI": melody, "ASSETS": "[]",
+            "LICENSE_IDS": "[]", "RUN_CONTEXT": "{}"}
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> WorkerSpec:
+    from maestro_ai.config import load_settings
+    from maestro_ai.keys import default_keys_dir, init_keys
+
+    home = tmp_path / "home"
+    init_keys(default_keys_dir(load_settings(home=home)))
+    return WorkerSpec(storage_url=f"file://{tmp_path}/tracks", settings={"home": str(home)},
+                      scratch_dir=str(tmp_path / "scratch"))
+
+
+def test_gpu_is_requested_only_when_the_cluster_has_one():
+    config = FanoutConfig(cpus_per_actor=0.5)
+    assert actor_resources({"CPU": 2.0}, config) == {"num_cpus": 0.5}
+    assert actor_resources({"CPU": 16.0, "GPU": 1.0}, config) == {"num_gpus": 1.0}
+
+
+def test_batch_dicts_and_arrow_batches_give_the_same_rows():
+    table = pa.Table.from_pylist([request(0), request(1)], schema=REQUEST_SCHEMA)
+    numpy_batch = {name: np.array(table[name].to_pylist(), dtype=object) for name in table.column_names}
+    assert batch_rows(numpy_batch) == batch_rows(table) == table.to_pylist()
+
+
+def test_actor_without_ray_isolates_a_corrupt_seed_and_a_broken_field(spec, tmp_path):
+    corrupt = tmp_path / "corrupt.mid"
+    corrupt.write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    rows = [request(0), request(1, melody=str(corrupt)), {**request(2), "SEED": "not-a-number"}]
+    batch = {name: np.array([r[name] for r in rows], dtype=object) for name in REQUEST_SCHEMA.names}
+    out = GeneratorActor(spec)(batch).to_pylist()
+    assert [r["REQUEST_ID"] for r in out] == [r["REQUEST_ID"] for r in rows]
+    assert out[0]["STATUS"] == "generated" and out[0]["URI"].endswith(f"house/{rows[0]['TRACK_ID']}.wav")
+    assert out[1]["STATUS"] == "failed" and out[1]["ERROR_CLASS"] and "melody" in out[1]["ERROR_MESSAGE"].lower()
+    assert out[2]["STATUS"] == "failed" and out[2]["ERROR_CLASS"] == "InputError" and "SEED" in out[2]["ERROR_MESSAGE"]
+    store = TrackStore(spec.storage_url)
+    assert store.list("house") == sorted(f"house/{rows[0]['TRACK_ID']}.{ext}"
+                                         for ext in ("wav", "mid", "wav.provenance.json", "manifest.json"))
+
+
+def test_ray_pool_returns_one_row_per_request_and_a_bad_genre_does_not_sink_it(ray_cluster, spec):
+    rows = [request(0), request(1, genre="polka-metal"), request(2, tempo=90, mood="dark")]
+    table = pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA)
+    out = run_generation(table, dataclasses.replace(spec, qc=False), FanoutConfig(pool_size=2, batch_size=1))
+    by_id = {r["REQUEST_ID"]: r for r in out.to_pylist()}
+    assert set(by_id) == {r["REQUEST_ID"] for r in rows}
+    assert by_id[rows[1]["REQUEST_ID"]]["STATUS"] == "failed"
+    assert "genre" in by_id[rows[1]["REQUEST_ID"]]["ERROR_MESSAGE"].lower()
+    assert [by_id[r["REQUEST_ID"]]["STATUS"] for r in (rows[0], rows[2])] == ["generated", "generated"]
+
+
+class DiesOnceMidBatch(GeneratorActor):
+    """Kills its own process (SIGKILL) right after the first request of a batch is stored, once per marker file:
+    the worker dies mid-batch with side effects already made."""
+
+    def __call__(self, batch):
+        marker = Path(self.worker.spec.scratch_dir) / "killed-once"
+        rows = batch_rows(batch)
+        first = self.worker.process(rows[0])
+        if not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(str(self.pid()))
+            os.kill(self.pid(), signal.SIGKILL)
+        rest = [self.worker.process(r) for r in rows[1:]]
+        return pa.Table.from_pylist([first, *rest], schema=RESULT_SCHEMA)
+
+
+def test_killed_actor_is_restarted_and_nothing_is_written_twice(ray_cluster, spec):
+    rows = [request(10), request(11), request(12)]
+    table = pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA)
+    spec = dataclasses.replace(spec, qc=False)  # the subject is restarts; QC has its own tests
+    out = run_generation(table, spec, FanoutConfig(pool_size=1, batch_size=3), actor_cls=DiesOnceMidBatch)
+    killed_pid = int((Path(spec.scratch_dir) / "killed-once").read_text())
+    results = out.to_pylist()
+    assert sorted(r["REQUEST_ID"] for r in results) == sorted(r["REQUEST_ID"] for r in rows)
+    assert all(r["STATUS"] == "generated" for r in results)
+    first = next(r for r in results if r["REQUEST_ID"] == rows[0]["REQUEST_ID"])
+    # The retry found the first request's files in storage and wrote nothing for it.
+    assert first["RESUMED"] and first["OBJECTS_WRITTEN"] == 0
+    assert all(not r["WORKER"].endswith(f":{killed_pid}") for r in results)
+    store = TrackStore(spec.storage_url)
+    assert len(store.list("house")) == 4 * len(rows) and list(store.temporary_objects()) == []
