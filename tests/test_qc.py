@@ -293,3 +293,14 @@ def test_measurement_is_deterministic_and_works_at_other_rates(tmp_path: Path) -
 
     m48 = measure(_write(tmp_path / "a48.wav", soxr.resample(audio, SR, 48000), sample_rate=48000))
     assert m48.sample_rate == 48000 and m48.key == "A minor"
+
+
+@pytest.mark.parametrize("harmonics", [1, 4])
+def test_each_key_profile_recovers_all_24_keys_from_its_own_model(harmonics: int) -> None:
+    from inference.qc.keys import PROFILES, _with_harmonics, estimate_key
+
+    for mode, base in zip(("major", "minor"), PROFILES["krumhansl"], strict=True):
+        expected_chroma = _with_harmonics(base, harmonics, 0.6)
+        for tonic in range(12):
+            key, confidence = estimate_key(np.roll(expected_chroma, tonic), harmonics=harmonics)
+            assert key == Key(tonic, mode) and confidence == pytest.approx(1.0)  # type: ignore[arg-type]

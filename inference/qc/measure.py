@@ -15,6 +15,7 @@ from inference.qc.tempo import estimate_tempo
 from maestro_ai.errors import InputError
 
 ANALYSIS_SR = 22050  # tempo and key need nothing above ~5 kHz; half the samples of 44.1 kHz
+AUDIO_HARMONICS = 4  # overtones per note the key profiles expect in audio chroma (see keys.py)
 _CHROMA_LOG_GAIN = 100.0  # log1p(100 x): a 40 dB range before the floor is removed
 
 
@@ -76,7 +77,8 @@ def measure(audio_path: str | Path, key_profile: ProfileName = "krumhansl") -> M
         tempo = estimate_tempo(analysis, ANALYSIS_SR)
         if tempo is not None:
             tempo_bpm, tempo_confidence = tempo.bpm, tempo.confidence
-        estimated, key_confidence = estimate_key(_pitch_class_profile(analysis), key_profile)
+        estimated, key_confidence = estimate_key(_pitch_class_profile(analysis), key_profile,
+                                                  harmonics=AUDIO_HARMONICS)
         key = estimated.name
     peak = float(np.max(np.abs(audio)))
     return Measurement(
