@@ -68,10 +68,10 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
 
     pools = _pools_for_period(spark, read["REVENUE_POOLS"], period)
     splits = _checked_splits(read["ROYALTY_SPLITS"])
-    cells = _territory_track_counts(read["STREAM_EVENTS"], start, end).cache()
+    counted = _territory_track_counts(read["STREAM_EVENTS"], start, end).cache()  # small: territories x tracks
     try:
         known = splits.select("TRACK_ID").distinct().withColumn("KNOWN", F.lit(True))
-        cells = cells.join(known, "TRACK_ID", "left").fillna(False, ["KNOWN"])
+        cells = counted.join(known, "TRACK_ID", "left").fillna(False, ["KNOWN"])
         paid = cells.where(F.col("KNOWN") & (F.col("QUALIFYING") > 0)).select(
             "TERRITORY", "TRACK_ID", F.col("QUALIFYING").alias("STREAMS")
         )
@@ -82,13 +82,17 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
         )
         out = out_dir.rstrip("/")
         ledger_path, statements_path = f"{out}/ledger.parquet", f"{out}/statements.parquet"
-        ledger.orderBy("TERRITORY", "CURRENCY", "TRACK_ID", "HOLDER_ID").coalesce(1).write.mode("overwrite").parquet(
-            ledger_path
+        # One sorted file each: coalesce + sortWithinPartitions avoids the sampling job a global orderBy costs.
+        ledger.coalesce(1).sortWithinPartitions("TERRITORY", "CURRENCY", "TRACK_ID", "HOLDER_ID").write.mode(
+            "overwrite"
+        ).parquet(ledger_path)
+        statements.coalesce(1).sortWithinPartitions("HOLDER_ID", "CURRENCY").write.mode("overwrite").parquet(
+            statements_path
         )
-        statements.orderBy("HOLDER_ID", "CURRENCY").coalesce(1).write.mode("overwrite").parquet(statements_path)
         report = _report(cells, pools, period)
     finally:
-        cells.unpersist()
+        # Unpersist the cached plan itself: a later run over a rewritten file would otherwise reuse stale rows.
+        counted.unpersist(blocking=True)
     log.info("royalties %s: %s", period, report.as_row())
     return RoyaltyResult(period, ledger_path, statements_path, report, engine="spark")
 
