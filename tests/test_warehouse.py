@@ -212,3 +212,9 @@ def test_a_locked_duckdb_file_is_waited_for_then_reported(tmp_path: Path) -> Non
         holder.kill()
         holder.wait()
     DuckDBWarehouse(str(path), lock_timeout_s=5).close()
+
+
+def test_binds_follow_the_generated_text_even_inside_ctes(wh_backend: Warehouse) -> None:
+    got = wh_backend.query("WITH P AS (SELECT :lo AS LO) SELECT LO, :label AS LABEL, :lo + 1 AS NEXT FROM P",
+                           {"lo": 7, "label": "seven"}).to_pylist()[0]
+    assert (got["LO"], got["LABEL"], got["NEXT"]) == (7, "seven", 8)

@@ -7,6 +7,7 @@ enter the SQL text.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,28 +52,38 @@ def _to_duckdb(node: exp.Expression) -> exp.Expression:
     return node
 
 
+_SENTINEL = re.compile(r"[:$@]__mb(\d+)__")
+
+
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str, backend: str) -> tuple[Statement, ...]:
-    """Splits ``sql`` into statements for ``backend`` ('duckdb' or 'snowflake'), binds made positional."""
+    """Splits ``sql`` into statements for ``backend`` ('duckdb' or 'snowflake'), binds made positional.
+
+    Binds are numbered as they appear in the generated text (a CTE can be generated before the clause that
+    holds it in sqlglot's tree), so values always land in the slot the backend reads them from.
+    """
     try:
         parsed = [s for s in sqlglot.parse(sql, read="snowflake") if s is not None]
     except sqlglot.errors.ParseError as exc:
         raise WarehouseError(f"SQL does not parse in Snowflake's dialect: {exc}") from None
     out = []
     for stmt in parsed:
-        binds: list[str | None] = []
+        names: list[str | None] = []
 
-        def positional(node: exp.Expression, binds: list[str | None] = binds) -> exp.Expression:
+        def tag(node: exp.Expression, names: list[str | None] = names) -> exp.Expression:
             if isinstance(node, exp.Placeholder):
-                binds.append(node.name or None)
-                return exp.Placeholder()
+                names.append(node.name if node.name not in ("", "?") else None)
+                return exp.Placeholder(this=f"__mb{len(names) - 1}__")
             return node
 
-        stmt = stmt.transform(positional)
+        stmt = stmt.transform(tag)
         if backend == "duckdb":
             stmt = stmt.transform(_to_duckdb)
             text = stmt.sql(dialect="duckdb")
         else:
             text = stmt.sql(dialect="snowflake")
-        out.append(Statement(text, tuple(binds)))
+        order = [int(m.group(1)) for m in _SENTINEL.finditer(text)]
+        if sorted(order) != list(range(len(names))):
+            raise WarehouseError(f"could not place the binds of: {sql[:200]}")
+        out.append(Statement(_SENTINEL.sub("?", text), tuple(names[i] for i in order)))
     return tuple(out)
