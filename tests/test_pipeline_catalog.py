@@ -1,0 +1,174 @@
+"""Catalog generation end to end on the embedded warehouse with a local Ray (5 s tracks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+
+from maestro_ai import identity
+from maestro_ai.errors import WarehouseError
+from maestro_ai.pipeline import PipelineOptions, planning, records, run_catalog
+from maestro_ai.pipeline.fingerprint import fingerprint
+from maestro_ai.storage import TrackStore
+from maestro_ai.warehouse import connect
+from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
+
+DAY = dt.date.fromisoformat(RUN_DATE)
+OPTIONS = PipelineOptions(duration_s=TEST_DURATION_S)
+BROKEN_PROMPTS = [
+    {"PROMPT_ID": "prm_broken_tempo", "GENRE": "house", "MOOD": "energetic", "KEY_PHRASES": '["warehouse"]',
+     "TEMPO_BPM": 999, "MUSICAL_KEY": "A minor", "DURATION_S": 30, "MELODY_SEED_ASSET_ID": None,
+     "TERRITORIES": '["US"]', "TARGET_COUNT": 1, "PRIORITY": 1, "ACTIVE": True},
+    {"PROMPT_ID": "prm_broken_genre", "GENRE": "polka-metal", "MOOD": "energetic", "KEY_PHRASES": '[""]',
+     "TEMPO_BPM": 120, "MUSICAL_KEY": "H minor", "DURATION_S": 30, "MELODY_SEED_ASSET_ID": None,
+     "TERRITORIES": '["usa"]', "TARGET_COUNT": 1, "PRIORITY": 1, "ACTIVE": True},
+]
+
+
+def logical_state(settings) -> dict:
+    """The run's outcome without wall-clock columns: what must agree between an interrupted and a clean run."""
+    with connect(settings) as wh:
+        return {
+            "requests": wh.query("SELECT REQUEST_ID, STATUS, REASONS FROM GENERATION_REQUESTS ORDER BY 1").to_pylist(),
+            "tracks": wh.query("SELECT TRACK_ID, REQUEST_ID, ISRC, SHA256, DURATION_MS, GENRE, TITLE FROM TRACKS "
+                               "ORDER BY 1").to_pylist(),
+            "splits": wh.query("SELECT * FROM ROYALTY_SPLITS ORDER BY TRACK_ID, HOLDER_ID").to_pylist(),
+            "provenance": wh.query("SELECT TRACK_ID, AUDIO_SHA256, LICENSE_IDS FROM TRACK_PROVENANCE "
+                                   "ORDER BY 1").to_pylist(),
+            "run": wh.query("SELECT STATUS, COUNTS FROM GENERATION_RUNS").to_pylist(),
+        }
+
+
+@pytest.fixture(scope="module")
+def finished(ray_cluster, make_home):
+    """One uninterrupted run of the sample catalog for RUN_DATE, then the same date again."""
+    settings = make_home("clean")
+    first = run_catalog(settings, DAY, OPTIONS)
+    before = fingerprint(settings)
+    second = run_catalog(settings, DAY, OPTIONS)
+    return settings, first, second, before, fingerprint(settings)
+
+
+def test_run_generates_allowed_requests_and_records_rejections(finished):
+    settings, first, *_ = finished
+    counts = first.counts
+    assert counts["tracks"] == counts["generated"] > 0 and counts["rejected"] > 0 and counts["planned"] == 0
+    with connect(settings) as wh:
+        rejected = wh.query("SELECT REASONS FROM GENERATION_REQUESTS WHERE STATUS = 'rejected'").to_pylist()
+        splits = wh.query("SELECT TRACK_ID, SUM(SHARE_BPS) AS TOTAL FROM ROYALTY_SPLITS GROUP BY TRACK_ID").to_pylist()
+        tracks = wh.query("SELECT URI, ISRC FROM TRACKS").to_pylist()
+    codes = {reason["code"] for row in rejected for reason in json.loads(row["REASONS"])}
+    assert {"license_expired", "blocked_term", "territory_not_covered"} <= codes
+    assert len(splits) == counts["tracks"] and all(s["TOTAL"] == 10000 for s in splits)
+    store = TrackStore(settings.storage_url)
+    for track in tracks:
+        assert store.exists(store.key_of(track["URI"])) and len(track["ISRC"]) == 12
+
+
+def test_rerun_of_same_date_changes_nothing(finished):
+    _, first, second, before, after = finished
+    assert before.differences(after) == []
+    assert second.changed_rows == 0 and second.generated_now == 0
+    assert second.counts == first.counts
+
+
+def test_stage_timings_are_reported(finished):
+    _, first, *_ = finished
+    assert {"plan", "gate", "generate", "qc", "sign_store", "load"} <= set(first.stage_seconds)
+
+
+def test_crash_between_storing_audio_and_loading_records_then_rerun_matches_a_clean_run(
+        finished, make_home, monkeypatch):
+    clean_settings = finished[0]
+    settings = make_home("crashed")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after the audio was stored")
+
+    monkeypatch.setattr(records, "load_run", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_catalog(settings, DAY, OPTIONS)
+    monkeypatch.undo()
+    with connect(settings) as wh:
+        assert wh.scalar("SELECT COUNT(*) FROM TRACKS") == 0
+        assert wh.scalar("SELECT STATUS FROM GENERATION_RUNS") == records.FAILED_RUN
+    stored = fingerprint(settings).objects
+    assert stored, "the crash came after the audio was stored"
+    report = run_catalog(settings, DAY, OPTIONS)
+    assert report.resumed == report.counts["tracks"] and report.generated_now == 0
+    assert fingerprint(settings).objects == stored  # nothing re-rendered or re-signed
+    assert logical_state(settings) == logical_state(clean_settings)
+
+
+def test_prompts_with_broken_fields_are_rejected_naming_the_field_and_the_batch_continues(make_home, ray_cluster):
+    settings = make_home("broken")
+    with connect(settings) as wh:
+        wh.execute("UPDATE PROMPT_CATALOG SET ACTIVE = FALSE WHERE PROMPT_ID <> 'prm_0025'")
+        wh.upsert("PROMPT_CATALOG", BROKEN_PROMPTS)
+    report = run_catalog(settings, DAY, OPTIONS)
+    with connect(settings) as wh:
+        rows = {r["PROMPT_ID"]: (r["STATUS"], json.loads(r["REASONS"])) for r in wh.query(
+            "SELECT PROMPT_ID, STATUS, REASONS FROM GENERATION_REQUESTS").to_pylist()}
+    assert rows["prm_0025"][0] in ("generated", "failed") and report.counts["rejected"] == 2
+    tempo = rows["prm_broken_tempo"]
+    assert tempo[0] == "rejected" and [r["field"] for r in tempo[1]] == ["TEMPO_BPM"]
+    assert {r["field"] for r in rows["prm_broken_genre"][1]} == {"GENRE", "KEY_PHRASES", "TERRITORIES", "MUSICAL_KEY"}
+
+
+def test_storage_failure_is_recorded_as_failed_and_retried_on_the_next_run(make_home, ray_cluster):
+    settings = make_home("storage")
+    with connect(settings) as wh:
+        wh.execute("UPDATE PROMPT_CATALOG SET ACTIVE = FALSE WHERE PROMPT_ID <> 'prm_0025'")
+        genre = wh.scalar("SELECT GENRE FROM PROMPT_CATALOG WHERE PROMPT_ID = 'prm_0025'")
+    root = settings.home / "tracks"
+    root.mkdir(parents=True)
+    (root / genre).write_text("a file where the genre's directory must go")
+    first = run_catalog(settings, DAY, PipelineOptions(duration_s=TEST_DURATION_S, sign=False))
+    rid = identity.request_id("prm_0025", DAY, 0)
+    with connect(settings) as wh:
+        status, reasons = wh.query("SELECT STATUS, REASONS FROM GENERATION_REQUESTS WHERE REQUEST_ID = :r",
+                                   {"r": rid}).to_pylist()[0].values()
+    assert first.failed_now == 1 and status == "failed"
+    assert json.loads(reasons)[0]["error"] == "StorageError" and "write failed" in json.loads(reasons)[0]["message"]
+    (root / genre).unlink()
+    with connect(settings) as wh:
+        wh.execute("UPDATE PROMPT_CATALOG SET ACTIVE = FALSE")  # the next day plans nothing new
+    run_catalog(settings, DAY + dt.timedelta(days=1), PipelineOptions(duration_s=TEST_DURATION_S, sign=False))
+    with connect(settings) as wh:
+        retried = wh.query("SELECT STATUS, RUN_ID FROM GENERATION_REQUESTS WHERE REQUEST_ID = :r",
+                           {"r": rid}).to_pylist()[0]
+        assert wh.scalar("SELECT COUNT(*) FROM TRACKS WHERE REQUEST_ID = :r", {"r": rid}) == 1
+    assert retried["RUN_ID"].endswith(RUN_DATE)  # retried under its own request id and run
+    assert retried["STATUS"] in ("generated", "failed")  # QC may still fail; the storage error is gone
+    assert "StorageError" not in json.dumps(retried)
+
+
+def test_unreachable_warehouse_fails_fast_with_a_clear_message(tmp_path):
+    from maestro_ai.config import load_settings
+
+    snowflake = load_settings(home=tmp_path, warehouse_url="snowflake://user@acct/DB/CORE",
+                              snowflake_password="x", snowflake_host="127.0.0.1", snowflake_port=9,
+                              snowflake_protocol="http")
+    started = time.perf_counter()
+    with pytest.raises(WarehouseError, match="warehouse unreachable.*127.0.0.1:9"):
+        run_catalog(snowflake, DAY, OPTIONS)
+    assert time.perf_counter() - started < 10
+    missing = load_settings(home=tmp_path, warehouse_url=f"duckdb:///{tmp_path}/absent/dir/w.duckdb")
+    with pytest.raises(WarehouseError, match="absent/dir"):
+        run_catalog(missing, DAY, OPTIONS)
+
+
+def test_planning_is_deterministic_and_skips_generated_requests():
+    prompt = {"PROMPT_ID": "p1", "GENRE": "house", "MOOD": "energetic", "KEY_PHRASES": ["a"], "TEMPO_BPM": 120,
+              "MUSICAL_KEY": "A minor", "DURATION_S": 30, "TERRITORIES": ["US"], "TARGET_COUNT": 3, "ACTIVE": True}
+    one = planning.plan_requests([prompt], "run", DAY, "1.0.0", {})
+    two = planning.plan_requests([prompt], "run", DAY, "1.0.0", {one["REQUEST_ID"][0].as_py(): "generated"})
+    assert one["REQUEST_ID"].to_pylist() == two["REQUEST_ID"].to_pylist() and one.num_rows == 3
+    assert one["SEED"].to_pylist() == [identity.seed_for(r) for r in one["REQUEST_ID"].to_pylist()]
+    assert two["STATUS"].to_pylist() == ["done", "planned", "planned"]
+    assert planning.shard_ids(two, shard_size=1) == [0, 1]
+    shards = [planning.shard(two, n, 2)["REQUEST_ID"].to_pylist() for n in (0, 1)]
+    assert sorted(shards[0] + shards[1]) == sorted(two["REQUEST_ID"].to_pylist()[1:])
