@@ -54,6 +54,7 @@ def _flac_bpm(data: bytes, bpm: str) -> bytes:
     buffer = io.BytesIO(data)
     tagged = FLAC(buffer)
     tagged["BPM"] = bpm
+    buffer.seek(0)
     tagged.save(buffer, padding=lambda info: 0)
     return buffer.getvalue()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +28,7 @@ from maestro_ai.errors import ConfigError
 ENGINES: dict[str, str] = {"composer": "inference.composer.engine:ComposerEngine"}
 AUDIO_FORMATS = ("wav", "flac")
 SAMPLE_RATES = (22050, 32000, 44100, 48000)
+STAGES = ("compose", "render", "effects", "master", "encode")
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,12 @@ class Engine(Protocol):
         """The files this engine's output depends on (SoundFont, models), with their sha256."""
         ...
 
-    def generate(self, request: GenerationRequest, output_dir: str | Path) -> GenerationResult:
-        """Generate one track into ``output_dir``; raise InputError naming the field for bad requests."""
+    def generate(self, request: GenerationRequest, output_dir: str | Path,
+                 progress: Callable[[str, float], None] | None = None) -> GenerationResult:
+        """Generate one track into ``output_dir``; raise InputError naming the field for bad requests.
+
+        ``progress``, when given, is called after each stage (see ``STAGES``) with its duration in seconds.
+        """
         ...
 
 

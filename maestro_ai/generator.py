@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,8 @@ class MusicGenerator:
         return get_engine(self.engine_name, **self._engine_options)
 
     def generate_track(self, input_data: Mapping[str, Any], duration_seconds: float = 180, seed: int | None = None,
-                       variation: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+                       variation: Mapping[str, Any] | None = None,
+                       progress: Callable[[str, float], None] | None = None) -> tuple[dict[str, Any], str]:
         """Generate one track; returns ``(metadata, audio_path)``.
 
         Args:
@@ -84,6 +85,7 @@ class MusicGenerator:
             duration_seconds: 5..900; the track ends on the bar line nearest to it.
             seed: 0..2**63-1; None derives one from the inputs, so the same call always gives the same track.
             variation: one of ``metadata['variations']``: its fields replace the inputs and its seed is used.
+            progress: called after each stage (compose, render, effects, master, encode) with its seconds.
 
         Returns:
             The metadata dict (title, tempo, key, time_signature, duration_seconds, genre, mood, sections,
@@ -94,7 +96,7 @@ class MusicGenerator:
             InputError: names the offending field (``input_data``, ``tempo_bpm``, ``melody_midi``, ``output_dir``...).
         """
         request = self._request(input_data, duration_seconds, seed, variation)
-        result = self.engine.generate(request, self._output_dir())
+        result = self.engine.generate(request, self._output_dir(), progress=progress)
         metadata = dict(result.metadata)
         if variation is not None:
             metadata["variation"] = {k: variation[k] for k in VARIATION_KEYS if k in variation}

@@ -119,9 +119,9 @@ def _lead(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator, level
     if seed is not None and seed.notes:
         verse = motif_from_seed(seed.notes, plan.key, plan.beats_per_bar)
     else:
-        verse = (make_motif(rng, plan.beats_per_bar, rate), 1)
-    chorus = (make_motif(rng, plan.beats_per_bar, rate * 1.2), 1)
-    bridge = (make_motif(rng, plan.beats_per_bar, rate * 0.7), 1)
+        verse = (make_motif(rng, plan.beats_per_bar, rate), 1, None)
+    chorus = (make_motif(rng, plan.beats_per_bar, rate * 1.2), 1, None)
+    bridge = (make_motif(rng, plan.beats_per_bar, rate * 0.7), 1, None)
     notes = write_melody(writer, plan.sections, plan.chords, {"A": verse, "B": chorus, "C": bridge},
                          int(80 * level))
     final_bar = (plan.total_bars - 1) * plan.beats_per_bar * TPB

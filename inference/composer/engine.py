@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,18 +50,25 @@ class ComposerEngine:
     Args:
         soundfont_path: a General MIDI .sf2/.sf3; None means TimGM6mb from pretty_midi.
         embedding_model_path: a sentence-transformers model directory; None means the bundled all-MiniLM-L6-v2.
+        preload_model: load the embedding model now (a few seconds, once per process) rather than on the first
+            request with key phrases, so that request latencies stay even.
+
+    Raises:
+        ConfigError: ``soundfont_path`` or ``embedding_model_path`` cannot be loaded.
     """
 
     name = ENGINE_NAME
     version = ENGINE_VERSION
 
     def __init__(self, soundfont_path: str | Path | None = None,
-                 embedding_model_path: str | Path | None = None) -> None:
+                 embedding_model_path: str | Path | None = None, preload_model: bool = True) -> None:
         from inference.render import load_soundfont
 
         self._font, self._font_info = load_soundfont(soundfont_path)
         self._model_path = embedding_model_path
         self._custom_font = soundfont_path is not None
+        if preload_model:
+            self._descriptors(("warm up",))
 
     def assets(self) -> list[AssetUse]:
         """The SoundFont, the embedding model's weights and the engine's own source, each with its sha256."""
@@ -94,8 +102,14 @@ class ComposerEngine:
 
         return Composition(plan, arrangement, midi_bytes(arrangement, plan.title), descriptors, seed_material)
 
-    def generate(self, request: GenerationRequest, output_dir: str | Path) -> GenerationResult:
+    def generate(self, request: GenerationRequest, output_dir: str | Path,
+                 progress: Callable[[str, float], None] | None = None) -> GenerationResult:
         """Compose, render, add effects, master and write ``<stem>.wav|flac`` and ``<stem>.mid`` atomically.
+
+        Args:
+            request: what to generate.
+            output_dir: directory for the audio and MIDI files (created if missing).
+            progress: called after each stage with its name and duration in seconds (for progress displays).
 
         Raises:
             InputError: a request field is invalid, or ``output_dir`` is not a writable directory.
@@ -111,15 +125,15 @@ class ComposerEngine:
         out_dir = writable_dir(output_dir)
         comp = self.compose(request)
         plan = comp.plan
-        t = _lap(timings, "compose", t)
+        t = _lap(timings, "compose", t, progress)
         audio = render_arrangement(comp.arrangement, self._font, request.sample_rate)
-        t = _lap(timings, "render", t)
+        t = _lap(timings, "render", t, progress)
         feel = plan.feel
         audio = apply_effects(audio.T, plan.genre.effects, request.sample_rate, feel.brightness, feel.texture,
                               feel.space, seed=request.seed)
-        t = _lap(timings, "effects", t)
+        t = _lap(timings, "effects", t, progress)
         mastered = master(audio, request.sample_rate)
-        t = _lap(timings, "master", t)
+        t = _lap(timings, "master", t, progress)
         tags = {"title": plan.title, "genre": plan.genre.name, "artist": "Maestro composer",
                 "comment": f"bpm={plan.tempo_bpm:g}; key={plan.key.name}; mood={plan.mood.name}; seed={request.seed}",
                 "software": f"maestro {ENGINE_NAME} {ENGINE_VERSION}", "bpm": f"{plan.tempo_bpm:g}"}
@@ -130,7 +144,7 @@ class ComposerEngine:
             write_atomic({audio_path: data, midi_path: comp.midi})
         except OSError as exc:
             raise InputError("output_dir", f"cannot write to {out_dir}: {exc.strerror or exc}") from None
-        _lap(timings, "encode", t)
+        _lap(timings, "encode", t, progress)
         metadata = build_metadata(comp, request, mastered, hashlib.sha256(data).hexdigest(), audio_path, midi_path)
         return GenerationResult(metadata, audio_path, midi_path, timings)
 
@@ -235,9 +249,12 @@ def build_metadata(comp: Composition, request: GenerationRequest, mastered: Any,
     }
 
 
-def _lap(timings: dict[str, float], stage: str, since: float) -> float:
+def _lap(timings: dict[str, float], stage: str, since: float,
+         progress: Callable[[str, float], None] | None) -> float:
     now = time.perf_counter()
     timings[stage] = round(now - since, 4)
+    if progress is not None:
+        progress(stage, now - since)
     return now
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from inference.composer.form import Section
-from inference.composer.theory import Chord, Key, chord_symbol
+from inference.composer.theory import FLAT_NAMES, SHARP_NAMES, Chord, Key, chord_symbol
 
 _ROMAN = re.compile(r"^(b|#)?(VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i)(°|o)?$")
 _DEGREES = {"i": 0, "ii": 1, "iii": 2, "iv": 3, "v": 4, "vi": 5, "vii": 6}
@@ -52,7 +52,11 @@ def roman_chord(key: Key, numeral: str, size: int = 3) -> Chord:
         intervals.append(seventh)
     if size >= 5 and (root + 14) % 12 in scale:
         intervals.append(14)
-    return Chord(root, tuple(intervals), chord_symbol(root, tuple(intervals), key))
+    symbol = chord_symbol(root, tuple(intervals), key)
+    if shift:  # a borrowed root is spelt by its accidental: bVII in C is Bb, not A#
+        names = FLAT_NAMES if shift < 0 else SHARP_NAMES
+        symbol = names[root] + symbol[len(key.spell(root)):]
+    return Chord(root, tuple(intervals), symbol)
 
 
 def progression(key: Key, numerals: str, size: int) -> list[Chord]:

@@ -62,8 +62,13 @@ def make_motif(rng: np.random.Generator, beats_per_bar: int, rate: float) -> tup
     return tuple(notes)
 
 
-def motif_from_seed(seed: Sequence[SeedNote], key: Key, beats_per_bar: int) -> tuple[tuple[MotifNote, ...], int]:
-    """The seed's first one or two bars as a motif in scale degrees; returns (motif, bars it spans)."""
+def motif_from_seed(seed: Sequence[SeedNote], key: Key,
+                    beats_per_bar: int) -> tuple[tuple[MotifNote, ...], int, int]:
+    """The seed's first one or two bars as a motif in scale degrees.
+
+    Returns:
+        (motif, bars it spans, home: the MIDI pitch of its first note).
+    """
     first = seed[0].start
     bar_steps = 4 * beats_per_bar
     picked = [n for n in seed if n.start - first < 2 * beats_per_bar][:_MAX_MOTIF_NOTES]
@@ -74,7 +79,7 @@ def motif_from_seed(seed: Sequence[SeedNote], key: Key, beats_per_bar: int) -> t
         length = max(1, min(int(round(n.duration * 4)), 2 * bar_steps - onset))
         motif.append(MotifNote(onset, length, _degree_of(n.pitch, key) - base))
     bars = 1 if motif[-1].onset < bar_steps and motif[-1].onset + motif[-1].length <= bar_steps else 2
-    return tuple(m for m in motif if m.onset < bars * bar_steps), bars
+    return tuple(m for m in motif if m.onset < bars * bar_steps), bars, picked[0].pitch
 
 
 def _degree_of(pitch: int, key: Key) -> int:
@@ -106,6 +111,12 @@ class MelodyWriter:
         if self.key.mode == "minor" and idx == 6 and leading in chord.pitch_classes:
             pitch += 1
         return pitch
+
+    def degree_near(self, pitch: int) -> int:
+        """The scale degree (relative to this writer's tonic) whose pitch is nearest to ``pitch``."""
+        octave = (pitch - self.base) // 12
+        candidates = range(7 * octave - 7, 7 * octave + 15)
+        return min(candidates, key=lambda d: (abs(self.base + self.steps[d % 7] + 12 * (d // 7) - pitch), d))
 
     def snap(self, degree: int, chord: Chord) -> int:
         """The degree nearest to ``degree`` (within a fourth) that is a chord tone; ``degree`` if none is."""
@@ -206,10 +217,12 @@ class MelodyWriter:
 
 
 def write_melody(writer: MelodyWriter, sections: Sequence[Section], chords: Sequence[Sequence[Chord]],
-                 motifs: dict[str, tuple[tuple[MotifNote, ...], int]], velocity: int) -> list[Note]:
+                 motifs: dict[str, tuple[tuple[MotifNote, ...], int, int | None]], velocity: int) -> list[Note]:
     """The lead line over the whole form: A motif in verses and outro, B in choruses, C in bridges.
 
-    Intros and breaks stay free of melody (breaks hold one chord tone per bar) so the sections contrast.
+    Each motif is ``(notes, bars, home pitch or None)``; a seed's motif starts every phrase on the degree of its
+    own first note (``home``), so its first statement keeps the seed's pitches. Intros and breaks stay free of melody
+    (breaks hold one chord tone per bar) so the sections contrast.
     """
     notes: list[Note] = []
     degree = 2
@@ -226,12 +239,13 @@ def write_melody(writer: MelodyWriter, sections: Sequence[Section], chords: Sequ
                 notes.append((tick, tick + bar_ticks - STEP, writer.pitch(d, chord), vel - 12))
                 degree = d
             continue
-        motif, motif_bars = motifs[{"chorus": "B", "bridge": "C"}.get(section.kind, "A")]
+        motif, motif_bars, home = motifs[{"chorus": "B", "bridge": "C"}.get(section.kind, "A")]
         lift = 2 if section.kind == "chorus" else 0
         for p in range(0, section.bars, 4):
             phrase_chords = section_chords[p:p + 4]
             is_end = p + 4 >= section.bars
+            begin = writer.degree_near(home) if home is not None else (degree + lift if p == 0 else degree)
             phrase, degree = writer.phrase(motif, motif_bars, phrase_chords, start + p * bar_ticks,
-                                           degree + lift if p == 0 else degree, vel, cadence_tonic=is_end)
+                                           begin, vel, cadence_tonic=is_end)
             notes.extend(phrase)
     return notes

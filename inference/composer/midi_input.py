@@ -2,25 +2,25 @@
 
 Strings: ``'midi_string_example_Cmaj7_G6'``, ``'Cmaj7 G6 Am7'`` (one chord per bar) or ``'C4 E4 G4'`` (one note
 per beat; ``'C4:0.5'`` gives a length in beats). Leading words that are neither (``midi_string_example``) are
-skipped. Every input is bounded: files over 1 MiB are refused, at most ``MAX_NOTES`` notes within the first
+skipped. Every input is bounded: files over 512 KiB are refused, at most ``MAX_NOTES`` notes within the first
 ``MAX_BEATS`` beats are read, and note lengths are clamped, so hostile files cost bounded time and memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from inference.composer.smf import SmfEvents, read_smf
 from inference.composer.theory import CHORD_QUALITIES, Chord, chord_symbol, parse_chord, parse_note
 from maestro_ai.errors import InputError
 
 FIELD = "melody_midi"
-MAX_MIDI_BYTES = 1 << 20
+MAX_MIDI_BYTES = 1 << 19
 MAX_NOTES = 4096
 MAX_BEATS = 256.0
 MAX_NOTE_BEATS = 16.0
@@ -157,55 +157,40 @@ def _parse_midi_bytes(data: bytes) -> SeedMaterial:
         raise InputError(FIELD, f"MIDI data is {len(data)} bytes; a melody seed may be at most {MAX_MIDI_BYTES}")
     if not data.startswith(b"MThd"):
         raise InputError(FIELD, "not a MIDI file (no 'MThd' header); give a Standard MIDI File or a chord string")
-    import mido
-
     try:
-        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-        events = list(mido.merge_tracks(midi.tracks)) if midi.tracks else []
-    except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError, IndexError for broken files
-        raise InputError(FIELD, f"malformed MIDI file: {type(exc).__name__}: {exc}") from None
-    tpb = midi.ticks_per_beat
-    if not isinstance(tpb, int) or tpb <= 0:
-        raise InputError(FIELD, f"malformed MIDI file: ticks per beat is {tpb!r} (SMPTE timing is not supported)")
-    notes, tempo, beats_per_bar = _collect_notes(events, tpb)
+        smf = read_smf(data, MAX_BEATS, MAX_NOTES)
+    except ValueError as exc:
+        raise InputError(FIELD, f"malformed MIDI file: {exc}") from None
+    notes = _collect_notes(smf)
     if not notes:
         raise InputError(FIELD, "the MIDI file holds no notes outside the drum channel")
+    beats_per_bar = smf.numerator if smf.numerator and 1 <= smf.numerator <= 12 else 4
     chords = _chords_from_notes(notes, beats_per_bar) if _is_polyphonic(notes) else ()
-    melody = _skyline(notes)
-    return SeedMaterial("midi", chords, melody, tempo, hashlib.sha256(data).hexdigest())
+    tempo = 60e6 / smf.tempo_us if smf.tempo_us else None
+    return SeedMaterial("midi", chords, _skyline(notes), tempo, hashlib.sha256(data).hexdigest())
 
 
-def _collect_notes(events: list, tpb: int) -> tuple[list[SeedNote], float | None, int]:
-    """Notes (beats) from merged MIDI events, bounded in count, start time and length."""
-    limit_ticks = MAX_BEATS * tpb
-    tick = 0
-    tempo: float | None = None
-    beats_per_bar = 4
+def _collect_notes(smf: SmfEvents) -> list[SeedNote]:
+    """Pair note-ons with note-offs (per track order, merged by time); never-released notes end at the last tick."""
+    tpb = smf.ticks_per_beat
+    events = sorted(enumerate(smf.notes), key=lambda e: (e[1][0], e[0]))  # stable merge of the tracks by tick
     open_notes: dict[tuple[int, int], tuple[int, int]] = {}
     notes: list[SeedNote] = []
-    for msg in events:
-        tick += msg.time
-        if tick > limit_ticks or len(notes) >= MAX_NOTES:
-            break
-        kind = msg.type
-        if kind == "set_tempo" and tempo is None and msg.tempo > 0:
-            tempo = 60e6 / msg.tempo
-        elif kind == "time_signature" and tick == 0 and 1 <= msg.numerator <= 12:
-            beats_per_bar = msg.numerator
-        elif kind in ("note_on", "note_off") and msg.channel != 9:
-            key = (msg.channel, msg.note)
-            if kind == "note_on" and msg.velocity > 0:
-                if key in open_notes:
-                    notes.append(_note(key[1], *open_notes.pop(key), tick, tpb))
-                open_notes[key] = (tick, msg.velocity)
-            elif key in open_notes:
-                notes.append(_note(key[1], *open_notes.pop(key), tick, tpb))
-    end = min(tick, limit_ticks)
+    last = 0
+    for _, (tick, is_on, channel, pitch, velocity) in events:
+        last = tick
+        if channel == 9:
+            continue  # General MIDI drums carry no melody or harmony
+        key = (channel, pitch)
+        if key in open_notes:
+            notes.append(_note(pitch, *open_notes.pop(key), tick, tpb))
+        if is_on:
+            open_notes[key] = (tick, velocity)
     for (_, pitch), (start, vel) in sorted(open_notes.items(), key=lambda kv: kv[1][0]):
-        if len(notes) < MAX_NOTES:
-            notes.append(_note(pitch, start, vel, max(end, start + tpb), tpb))  # notes never released
+        notes.append(_note(pitch, start, vel, max(last, start + tpb), tpb))
+    notes = notes[:MAX_NOTES]
     notes.sort(key=lambda n: (n.start, -n.pitch))
-    return notes, tempo, beats_per_bar
+    return notes
 
 
 def _note(pitch: int, start: int, velocity: int, end: int, tpb: int) -> SeedNote:

@@ -243,5 +243,5 @@ def _key_and_seed_chords(requested: str | None, seed: SeedMaterial | None, feel:
     if target is None:
         target = seed_key
     shift = ((target.tonic if target.mode == seed_key.mode else target.relative.tonic) - seed_key.tonic) % 12
-    chords = [enrich(c.transpose(shift, target) if shift else c, size, target) for c in seed.chords]
+    chords = [enrich(c.transpose(shift, target), size, target) for c in seed.chords]  # respelt in key
     return target, chords

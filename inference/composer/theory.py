@@ -47,7 +47,7 @@ CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
 _SUFFIXES = sorted(CHORD_QUALITIES, key=len, reverse=True)
 _NOTE_RE = re.compile(r"^([A-Ga-g])(##|bb|#|b|♯|♭)?(-?\d)$")
 _ROOT_RE = re.compile(r"^([A-G])(##|bb|#|b|♯|♭)?")
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*(##|bb|#|b|♯|♭|-sharp|-flat| sharp| flat)?\s*(.*?)\s*$")
+_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*(##|bb|#|b|♯|♭|-?sharp\b|-?flat\b)?\s*(.*?)\s*$")
 _MAJOR_WORDS = {"", "major", "maj", "ionian", "M"}
 _MINOR_WORDS = {"minor", "min", "m", "aeolian", "-"}
 
