@@ -13,6 +13,7 @@ it exists. Params: `duration_s` (override every track's length), `shard_size`, `
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -21,7 +22,8 @@ DAG_ID = "maestro_catalog_generation"
 DEFAULT_ARGS = {
     "owner": "maestro",
     "retries": 3,
-    "retry_delay": timedelta(seconds=30),
+    # First retry delay in seconds (doubles each retry); tests shorten it so a failing run fails in seconds.
+    "retry_delay": timedelta(seconds=float(os.environ.get("MAESTRO_TASK_RETRY_DELAY_S", "30"))),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
 }
@@ -51,7 +53,7 @@ def maestro_catalog_generation():
         return catalog.open_stage(tasks.run_context(get_current_context(), DAG_ID))
 
     @task
-    def plan(run_id: str) -> str:
+    def plan(maestro_run_id: str) -> str:
         from maestro_ai.pipeline import catalog, tasks
 
         ctx = get_current_context()

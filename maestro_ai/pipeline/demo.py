@@ -78,7 +78,7 @@ def run_dag(dag_id: str, logical_date: dt.date, conf: dict[str, Any] | None = No
     """Runs one DAG of ``dags/`` for ``logical_date`` through ``dag.test()``; returns the DagRun state."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_FOLDER), include_examples=False)
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
     if bag.import_errors:
         from maestro_ai.errors import MaestroError
 

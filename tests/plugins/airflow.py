@@ -30,7 +30,7 @@ class AirflowEnv:
         """A DagBag of the repo's DAGs (import errors in ``.import_errors``)."""
         from airflow.dag_processing.dagbag import DagBag
 
-        return DagBag(dag_folder=str(self.dags_folder), include_examples=False)
+        return DagBag(dag_folder=str(self.dags_folder))
 
 
 def airflow_environment(home: Path, dags_folder: Path = DAGS_FOLDER) -> dict[str, str]:
@@ -43,6 +43,7 @@ def airflow_environment(home: Path, dags_folder: Path = DAGS_FOLDER) -> dict[str
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+        "MAESTRO_TASK_RETRY_DELAY_S": "1",  # a failing task retries after 1, 2, 4 s instead of 30, 60, 120 s
     }
 
 
