@@ -6,14 +6,13 @@ reader never sees a partial file and a failure leaves nothing behind. No timesta
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from maestro_ai.atomic import write_files_atomic
 
 FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 _TAGS = ("title", "artist", "genre", "comment", "software", "album")
@@ -60,31 +59,9 @@ def _flac_bpm(data: bytes, bpm: str) -> bytes:
 
 
 def write_atomic(files: Mapping[Path, bytes]) -> None:
-    """Write every ``path -> bytes`` through a temporary file and ``os.replace``; all or nothing.
-
-    If any write fails, the temporary files are removed and files renamed into place by this call are deleted.
+    """Write every ``path -> bytes`` all or nothing (see :func:`maestro_ai.atomic.write_files_atomic`).
 
     Raises:
         OSError: the directory is not writable (the caller names the field).
     """
-    staged: list[tuple[str, Path]] = []
-    placed: list[Path] = []
-    try:
-        for path, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
-            placed.append(path)
-    except BaseException:
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        for path in placed:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        raise
+    write_files_atomic(files)

@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from maestro_ai.atomic import atomic_path
 from maestro_ai.errors import InputError
 from maestro_ai.warehouse import Warehouse
 
@@ -143,8 +144,6 @@ def run_query(wh: Warehouse, name: str, params: Mapping[str, str] | None = None)
 
 def write_result(table: pa.Table, fmt: str, path: Path) -> Path:
     """Writes a result as ``csv`` or ``parquet`` (temp file + rename). Raises InputError naming ``format``."""
-    import os
-    import tempfile
 
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
@@ -152,14 +151,8 @@ def write_result(table: pa.Table, fmt: str, path: Path) -> Path:
     if fmt not in ("csv", "parquet"):
         raise InputError("format", f"{fmt!r} cannot be written to a file; accepted: csv, parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         (pcsv.write_csv if fmt == "csv" else pq.write_table)(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

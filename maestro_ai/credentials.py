@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from maestro_ai.atomic import atomic_path
 from maestro_ai.errors import InputError, MaestroError
 from maestro_ai.keys import KeyConfig
 
@@ -137,20 +136,14 @@ def sign_audio(path: str | Path, manifest_fields: ManifestFields, key_config: Ke
     if not path.is_file():
         raise InputError("audio_path", f"{path} does not exist")
     cert_pem, key_pem = key_config.read_signing_material()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
     try:
         info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, cert_pem, key_pem, None)
-        with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest_fields.manifest(mime)) as builder, \
-                open(path, "rb") as src, open(tmp, "w+b") as out:
+        with atomic_path(dest) as tmp, c2pa.Signer.from_info(info) as signer, \
+                c2pa.Builder(manifest_fields.manifest(mime)) as builder, open(path, "rb") as src, \
+                open(tmp, "w+b") as out:
             builder.sign(signer, mime, src, out)
-        os.replace(tmp, dest)
     except c2pa.C2paError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise SigningError(f"C2PA signing of {path.name} failed: {exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     log.info("signed %s (track %s)", dest.name, manifest_fields.track_id)
     return dest
 

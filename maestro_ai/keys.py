@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from maestro_ai.atomic import write_bytes_atomic
 from maestro_ai.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -166,17 +166,7 @@ def _key_usage(sign: bool) -> Any:
 
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Writes atomically with ``mode`` set before any byte lands (the temp file is created 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data, mode)
 
 
 def _read(path: Path, setting: str) -> bytes:

@@ -22,13 +22,13 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from maestro_ai.atomic import write_bytes_atomic
 from maestro_ai.errors import InputError
 
 PCM_HASH_VERSION = "maestro-pcm-v1"
@@ -277,18 +277,7 @@ def sidecar_path(audio_path: str | Path) -> Path:
 
 def write_sidecar(record: ProvenanceRecord, audio_path: str | Path) -> Path:
     """Writes the canonical record next to the audio, atomically (temp file, fsync, rename)."""
-    target = sidecar_path(audio_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(record.canonical_json())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_bytes_atomic(sidecar_path(audio_path), record.canonical_json())
 
 
 @functools.cache

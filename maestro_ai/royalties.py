@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from maestro_ai.atomic import atomic_path
 from maestro_ai.config import Settings
 from maestro_ai.errors import InputError
 from maestro_ai.royalty_rules import (
@@ -239,14 +238,8 @@ def _delete_stale(wh: Warehouse, table: str, key: tuple[str, ...], new: pa.Table
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
     """Temp file + rename, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextlib.contextmanager

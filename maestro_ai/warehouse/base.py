@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from maestro_ai import schema
+from maestro_ai.atomic import atomic_path
 from maestro_ai.errors import WarehouseError
 from maestro_ai.warehouse.dialect import Statement, translate
 from maestro_ai.warehouse.rows import conform
@@ -257,11 +258,9 @@ class Warehouse:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        table = self.query(sql, params)
-        table = _timestamps_to_utc(table)
-        pq.write_table(table, tmp, row_group_size=batch_rows)
-        tmp.replace(path)
+        table = _timestamps_to_utc(self.query(sql, params))
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, row_group_size=batch_rows)
         return table.num_rows
 
 
