@@ -1,0 +1,37 @@
+# Maestro image: the package, its DAGs and SQL, on Airflow 3's Python. Used by every Airflow service and by the
+# Ray head and workers, so tasks and generator actors run the same code.
+FROM python:3.11-slim-bookworm
+
+ARG MAESTRO_UID=50000
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    RAY_USAGE_STATS_ENABLED=0 \
+    AIRFLOW_HOME=/opt/airflow \
+    AIRFLOW__CORE__DAGS_FOLDER=/opt/maestro/dags \
+    AIRFLOW__CORE__LOAD_EXAMPLES=False
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends curl git libsndfile1 tini \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/maestro
+COPY pyproject.toml constraints.txt README.md ./
+COPY maestro_ai ./maestro_ai
+COPY inference ./inference
+COPY jobs ./jobs
+RUN pip install -c constraints.txt -e . \
+    && pip install -c constraints.txt "psycopg2-binary" "fakesnow[server]" \
+    && pip install --no-deps tinysoundfont==0.3.7
+COPY dags ./dags
+COPY sql ./sql
+
+RUN useradd --uid "${MAESTRO_UID}" --create-home maestro \
+    && mkdir -p /opt/airflow /var/lib/maestro \
+    && chown -R maestro /opt/airflow /var/lib/maestro
+USER maestro
+ENV MAESTRO_HOME=/var/lib/maestro
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["maestro", "--help"]
