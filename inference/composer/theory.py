@@ -47,9 +47,6 @@ CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
 _SUFFIXES = sorted(CHORD_QUALITIES, key=len, reverse=True)
 _NOTE_RE = re.compile(r"^([A-Ga-g])(##|bb|#|b|♯|♭)?(-?\d)$")
 _ROOT_RE = re.compile(r"^([A-G])(##|bb|#|b|♯|♭)?")
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*(##|bb|#|b|♯|♭|-?sharp\b|-?flat\b)?\s*(.*?)\s*$")
-_MAJOR_WORDS = {"", "major", "maj", "ionian", "M"}
-_MINOR_WORDS = {"minor", "min", "m", "aeolian", "-"}
 
 
 def pitch_class(name: str) -> int:
@@ -109,24 +106,18 @@ class Key:
 def parse_key(text: object, field: str = "key") -> Key:
     """Parse ``'A minor'``, ``'F# minor'``, ``'Bb major'``, ``'Am'``, ``'C'`` or ``'c# min'`` into a Key.
 
+    The grammar lives once, in :func:`inference.qc.keys.parse_key` (QC reads requested keys with it too); this
+    returns the composer's Key, which also knows its scale and spelling.
+
     Raises:
         InputError: naming ``field`` when the text is not a key.
     """
+    from inference.qc.keys import parse_key as parse_key_name
+
     if not isinstance(text, str) or not text.strip():
         raise InputError(field, f"must be a key such as 'A minor' or 'Bb major', got {text!r}")
-    match = _KEY_RE.match(text)
-    if match is None:
-        raise InputError(field, f"{text!r} is not a key; accepted: a tonic A-G with # or b, then major or minor")
-    accidental = (match.group(2) or "").strip().lstrip("-")
-    accidental = {"sharp": "#", "flat": "b"}.get(accidental, accidental)
-    tonic = (_LETTERS[match.group(1).upper()] + _ACCIDENTALS[accidental]) % 12
-    rest = match.group(3)
-    words = rest if rest in ("M", "m") else rest.lower()
-    if words in _MAJOR_WORDS:
-        return Key(tonic, "major")
-    if words in _MINOR_WORDS:
-        return Key(tonic, "minor")
-    raise InputError(field, f"{text!r}: mode {rest!r} not understood; accepted: major or minor (e.g. 'F# minor')")
+    parsed = parse_key_name(text, field)
+    return Key(parsed.tonic, parsed.mode)
 
 
 @dataclass(frozen=True)
