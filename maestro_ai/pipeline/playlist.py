@@ -41,7 +41,7 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
             state = _playlist_state(wh, playlist["PLAYLIST_ID"], ctx.run_id)
             needed = max(0, int(playlist["TARGET_TRACKS"]) - (state["count"] - state["from_run"]))
             if needed:
-                tables.append(_plan_playlist(wh, ctx, playlist, prompts, needed, state["last"], options))
+                tables.append(_plan_playlist(wh, ctx, playlist, prompts, needed, state["last_before_run"], options))
         planned = pa.concat_tables(tables) if tables else planning.REQUEST_TABLE.empty_table()
         records.record_planned(wh, planned)
     return staging.write_stage(catalog._store(ctx), ctx.run_id, "planned", planned)
@@ -98,8 +98,11 @@ def _playlist_state(wh: Any, playlist_id: str, run_id: str) -> dict[str, Any]:
                     "LEFT JOIN TRACKS T ON T.TRACK_ID = PT.TRACK_ID "
                     "LEFT JOIN GENERATION_REQUESTS R ON R.REQUEST_ID = T.REQUEST_ID "
                     "WHERE PT.PLAYLIST_ID = :pl ORDER BY PT.POSITION", {"pl": playlist_id}).to_pylist()
-    return {"count": len(rows), "from_run": sum(1 for r in rows if r["RUN_ID"] == run_id),
-            "last": rows[-1] if rows else None, "rows": rows}
+    before_run = [r for r in rows if r["RUN_ID"] != run_id]
+    # The plan starts next to the last track placed by *earlier* runs, so a rerun plans exactly the same requests.
+    return {"count": len(rows), "from_run": len(rows) - len(before_run),
+            "last_before_run": before_run[-1] if before_run else None, "last": rows[-1] if rows else None,
+            "rows": rows}
 
 
 def _plan_playlist(wh: Any, ctx: RunContext, playlist: Mapping[str, Any], prompts: list[dict[str, Any]],
