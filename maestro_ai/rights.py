@@ -327,7 +327,12 @@ def find_blocked_terms(key_phrases: Iterable[str], blocked_terms: Iterable[Block
 
 def validate_snapshot(snapshot: RightsSnapshot) -> list[SnapshotIssue]:
     """Finds defects in the rights data: bad windows, shares out of [0, 10000], unknown holders or assets,
-    and overlapping licences (same asset, a shared territory and usage, overlapping windows)."""
+    and overlapping licences: the same holder licensing the same asset twice for a shared territory and usage over
+    overlapping windows, so which share applies is ambiguous.
+
+    Licences of *different* holders for one asset are co-ownership (an artist and a publisher each granting their
+    share), not a conflict; if their shares add up to more than 10000 bps the gate says ``split_overflow``.
+    """
     issues: list[SnapshotIssue] = []
     for asset in snapshot.assets.values():
         if asset.holder_id not in snapshot.holders:
@@ -351,10 +356,11 @@ def validate_snapshot(snapshot: RightsSnapshot) -> list[SnapshotIssue]:
             issues.append(SnapshotIssue(LICENSE_INVALID, f"licence {lic.license_id!r} lists no territories",
                                         lic.asset_id, lic.license_id))
     for a, b in combinations(snapshot.licences, 2):
-        if a.asset_id == b.asset_id and _overlap(a, b):
+        if a.asset_id == b.asset_id and a.holder_id == b.holder_id and _overlap(a, b):
             shared = sorted(_shared_territories(a, b))
-            issues.append(SnapshotIssue(LICENSE_CONFLICT, f"licences {a.license_id!r} and {b.license_id!r} both "
-                                                          f"license asset {a.asset_id!r} for "
+            issues.append(SnapshotIssue(LICENSE_CONFLICT, f"licences {a.license_id!r} and {b.license_id!r} of "
+                                                          f"holder {a.holder_id!r} both license asset "
+                                                          f"{a.asset_id!r} for "
                                                           f"{', '.join(sorted(a.usages & b.usages))} in "
                                                           f"{', '.join(shared)} over overlapping dates",
                                         a.asset_id, b.license_id))

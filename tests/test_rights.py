@@ -166,11 +166,22 @@ def test_malformed_licence_denies_only_requests_relying_on_its_asset(bad, fragme
 
 
 def test_overlapping_licences_for_one_asset_and_territory_are_a_conflict():
-    snap = snapshot((licence("lic_seed_b", "asset_seed_001", "holder_vale", territories=("DE", "FR"),
+    snap = snapshot((licence("lic_seed_b", "asset_seed_001", "holder_ana", territories=("DE", "FR"),
                              valid_from=dt.date(2025, 12, 1), valid_to=dt.date(2026, 12, 31), share_bps=3000),))
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("license_conflict",)
     assert "lic_seed" in decision.reasons[0].message and "DE, FR" in decision.reasons[0].message
+
+
+def test_co_owners_licensing_one_asset_share_it_and_are_not_in_conflict():
+    publisher = licence("lic_seed_pub", "asset_seed_001", "holder_vale", share_bps=1000)
+    snap = snapshot((publisher,))
+    assert snap.issues == ()
+    decision = gate_request(request(), ALL, snap, DAY)
+    assert decision.allowed
+    assert {r.license_id for r in decision.relied_on} >= {"lic_seed", "lic_seed_pub"}
+    too_much = snapshot((licence("lic_seed_pub", "asset_seed_001", "holder_vale", share_bps=9000),))
+    assert gate_request(request(), ALL, too_much, DAY).codes == ("split_overflow",)
 
 
 def test_licences_that_do_not_overlap_are_complementary_not_conflicting():
