@@ -163,6 +163,7 @@ class RequestWorker:
         result = check(measured, {"tempo_bpm": req.get("TEMPO_BPM") or rendered.metadata.get("tempo"),
                                   "key": req.get("MUSICAL_KEY") or rendered.metadata.get("key"),
                                   "duration_s": req["DURATION_S"]})
+        rendered.metadata["qc"]["warnings"] = result.warnings  # estimator disagreements, kept with provenance
         return [{"code": reason.split(":", 1)[0], "message": reason} for reason in result.reasons]
 
     def _finish(self, req: dict[str, Any], rendered: Any, uri: str) -> Delivered:

@@ -126,7 +126,8 @@ def test_digital_silence_is_measured_without_errors_and_fails(tmp_path: Path) ->
     assert m.tempo_bpm is None and m.key is None
     json.dumps(m.to_dict(), allow_nan=False)  # the pipeline stores it as JSON
     result = check(m, {"tempo_bpm": 100, "key": "C major"})
-    assert set(result.codes) == {"loudness_out_of_range", "too_much_silence", "tempo_undetected", "key_undetected"}
+    assert set(result.codes) == {"loudness_out_of_range", "too_much_silence"}
+    assert set(result.warning_codes) == {"tempo_undetected", "key_undetected"}
 
 
 def test_silence_ratio_counts_the_silent_part(tmp_path: Path) -> None:
@@ -157,7 +158,7 @@ def test_click_track_tempo_is_found_within_tolerance(tmp_path: Path, bpm: int) -
     assert tempo_matches(m.tempo_bpm, bpm), m.tempo_bpm
     # Sub-frame refinement: the reading is far tighter than the 4% tolerance (a tempogram grid is ~2-5%).
     assert min(abs(m.tempo_bpm / (bpm * f) - 1) for f in (1, 2, 0.5)) < 0.01, m.tempo_bpm
-    assert not {"tempo_mismatch", "tempo_undetected"} & set(check(m, {"tempo_bpm": bpm}).codes)
+    assert not {"tempo_mismatch", "tempo_undetected"} & set(check(m, {"tempo_bpm": bpm}).warning_codes)
 
 
 @pytest.mark.parametrize(
@@ -177,12 +178,16 @@ def test_tempo_check_accepts_double_and_half_time_within_four_percent(measured: 
                                                                       ok: bool) -> None:
     assert tempo_matches(measured, requested) is ok
     result = check(_measurement(tempo_bpm=measured), {"tempo_bpm": requested})
-    assert result.passed is ok
-    assert result.codes == ([] if ok else ["tempo_mismatch"])
+    assert result.passed  # by default an estimator's mismatch is a warning, not a failure
+    assert result.warning_codes == ([] if ok else ["tempo_mismatch"])
+    gated = check(_measurement(tempo_bpm=measured),
+                  QCRequest(tempo_bpm=requested, thresholds=QCThresholds(gate_on_tempo=True)))
+    assert gated.passed is ok
+    assert gated.codes == ([] if ok else ["tempo_mismatch"])
 
 
 def test_octave_factors_are_configurable() -> None:
-    strict = QCThresholds(tempo_factors=(1.0,))
+    strict = QCThresholds(tempo_factors=(1.0,), gate_on_tempo=True)
     result = check(_measurement(tempo_bpm=143.6), QCRequest(tempo_bpm=72, thresholds=strict))
     assert result.codes == ["tempo_mismatch"]
     assert "x2" not in result.reasons[0]
@@ -203,9 +208,11 @@ def test_relative_key_passes_and_other_keys_fail() -> None:
     assert check(_measurement(key="A major"), {"key": "F# minor"}).passed
     assert check(_measurement(key="Gb major"), {"key": "F# major"}).passed  # enharmonic spelling
     wrong = check(_measurement(key="E minor"), {"key": "A minor"})
-    assert wrong.codes == ["key_mismatch"]
-    assert "C major" in wrong.reasons[0]  # names the relative it would also have accepted
-    strict = QCRequest(key="A minor", thresholds=QCThresholds(accept_relative_key=False))
+    assert wrong.passed and wrong.warning_codes == ["key_mismatch"]
+    assert "C major" in wrong.warnings[0]  # names the relative it would also have accepted
+    gated = check(_measurement(key="E minor"), QCRequest(key="A minor", thresholds=QCThresholds(gate_on_key=True)))
+    assert not gated.passed and gated.codes == ["key_mismatch"]
+    strict = QCRequest(key="A minor", thresholds=QCThresholds(accept_relative_key=False, gate_on_key=True))
     assert check(_measurement(key="C major"), strict).codes == ["key_mismatch"]
 
 
@@ -266,10 +273,13 @@ def test_malformed_requests_name_the_field(requested: dict, field: str) -> None:
 
 
 def test_result_serialises_codes_and_messages() -> None:
-    result = check(_measurement(loudness_lufs=-20.0), {})
+    result = check(_measurement(loudness_lufs=-20.0, key="E minor"), {"key": "A minor"})
     assert result.to_dict() == {"passed": False, "codes": ["loudness_out_of_range"],
                                 "reasons": ["loudness_out_of_range: integrated loudness -20.00 LUFS is outside "
-                                            "-14 ± 0.5 LUFS"]}
+                                            "-14 ± 0.5 LUFS"],
+                                "warning_codes": ["key_mismatch"],
+                                "warnings": ["key_mismatch: estimated E minor is not A minor or its relative "
+                                             "C major"]}
 
 
 # --- bad files ---------------------------------------------------------------------------------------------------

@@ -39,6 +39,12 @@ class QCThresholds:
         accept_relative_key: the relative major/minor (same key signature) also passes.
         duration_tolerance_s: allowed duration error beyond one bar, seconds (fades, reverb tails).
         beats_per_bar: bar length used for the duration check when the request gives no time signature.
+        gate_on_tempo: a tempo mismatch fails the track; by default it is a warning.
+        gate_on_key: a key mismatch fails the track; by default it is a warning.
+
+    Tempo and key come from statistical estimators (beat tracking and key profiles) that are wrong on a few
+    percent of correct tracks, so by default their mismatches are recorded as warnings and judged as rates over a
+    catalog, while levels, clipping, silence and duration, which are measured exactly, gate every track.
     """
 
     target_lufs: float = -14.0
@@ -51,6 +57,8 @@ class QCThresholds:
     accept_relative_key: bool = True
     duration_tolerance_s: float = 0.5
     beats_per_bar: int = 4
+    gate_on_tempo: bool = False
+    gate_on_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,26 +109,36 @@ class QCResult:
     Attributes:
         passed: True when no check failed.
         reasons: one ``'code: human message'`` string per failed check, e.g.
-            ``'tempo_mismatch: estimated 97.0 BPM is not within 4% of 120 BPM (or x2, x0.5)'``.
+            ``'loudness_out_of_range: integrated loudness -16.20 LUFS is outside -14 ± 0.5 LUFS'``.
+        warnings: the same form, for checks that are recorded but do not fail the track (tempo and key unless
+            the thresholds gate on them), e.g. ``'tempo_mismatch: estimated 97.0 BPM is not within 4% of 120 BPM'``.
     """
 
     passed: bool
     reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def codes(self) -> list[str]:
         """The machine-readable codes of ``reasons``, in order."""
         return [reason.split(":", 1)[0] for reason in self.reasons]
 
+    @property
+    def warning_codes(self) -> list[str]:
+        """The machine-readable codes of ``warnings``, in order."""
+        return [warning.split(":", 1)[0] for warning in self.warnings]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict for the pipeline's REASONS column."""
-        return {"passed": self.passed, "codes": self.codes, "reasons": list(self.reasons)}
+        return {"passed": self.passed, "codes": self.codes, "reasons": list(self.reasons),
+                "warning_codes": self.warning_codes, "warnings": list(self.warnings)}
 
 
 def check(measured: Measurement, requested: QCRequest | Mapping[str, Any]) -> QCResult:
     """Judge a measurement against the request and the thresholds.
 
-    Always checked: loudness, true peak, clipping, silence. Tempo, key and duration are checked when requested.
+    Always checked: loudness, true peak, clipping, silence. Tempo, key and duration are checked when requested;
+    tempo and key mismatches are warnings unless ``thresholds.gate_on_tempo`` / ``gate_on_key`` are set.
 
     Args:
         measured: from ``measure``.
@@ -135,13 +153,15 @@ def check(measured: Measurement, requested: QCRequest | Mapping[str, Any]) -> QC
     request = requested if isinstance(requested, QCRequest) else QCRequest.from_mapping(requested)
     limits = request.thresholds
     reasons = _level_reasons(measured, limits)
+    warnings: list[str] = []
     if request.tempo_bpm is not None:
-        reasons += _tempo_reasons(measured, float(request.tempo_bpm), limits)
+        (reasons if limits.gate_on_tempo else warnings).extend(_tempo_reasons(measured, float(request.tempo_bpm),
+                                                                              limits))
     if request.key is not None:
-        reasons += _key_reasons(measured, request.key, limits)
+        (reasons if limits.gate_on_key else warnings).extend(_key_reasons(measured, request.key, limits))
     if request.duration_s is not None:
         reasons += _duration_reasons(measured, request, limits)
-    return QCResult(passed=not reasons, reasons=reasons)
+    return QCResult(passed=not reasons, reasons=reasons, warnings=warnings)
 
 
 def _level_reasons(m: Measurement, t: QCThresholds) -> list[str]:
