@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from inference.qc.levels import TRUE_PEAK_PHASES
+
 TARGET_LUFS = -14.0
 CEILING_DBTP = -1.0
 BLOCK = 64
@@ -27,15 +29,8 @@ _MARGIN_DB = 0.15  # keep the measured true peak this far under the ceiling
 _CANDIDATE_DB = 2.0
 _TP_BLOCK = 2048
 _TP_BATCH = 32
-# ITU-R BS.1770-4 Annex 2: 48-tap interpolating FIR for 4x oversampling as 4 polyphase branches of 12 taps.
-_PHASES = np.array([
-    [0.0017089843750, 0.0109863281250, -0.0196533203125, 0.0332031250000, -0.0594482421875, 0.1373291015625,
-     0.9721679687500, -0.1022949218750, 0.0476074218750, -0.0266113281250, 0.0148925781250, -0.0083007812500],
-    [-0.0291748046875, 0.0292968750000, -0.0517578125000, 0.0891113281250, -0.1665039062500, 0.4650878906250,
-     0.7797851562500, -0.2003173828125, 0.1015625000000, -0.0582275390625, 0.0330810546875, -0.0189208984375],
-])
-_PHASES = np.concatenate([_PHASES, _PHASES[::-1, ::-1]])
-_TAPS_MATRIX = np.ascontiguousarray(_PHASES[:, ::-1].T, dtype=np.float32)  # (12, 4), reversed for convolution
+# ITU-R BS.1770 Annex 2 true-peak interpolator, shared with the QC meter so both read the same peak.
+_TAPS_MATRIX = np.ascontiguousarray(TRUE_PEAK_PHASES[:, ::-1].T, dtype=np.float32)  # (12, 4), reversed for convolution
 
 
 @dataclass(frozen=True)

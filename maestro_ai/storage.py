@@ -19,7 +19,7 @@ import logging
 import posixpath
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,20 +184,7 @@ class TrackStore:
     # -- writes --------------------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         """Stores ``data`` at ``key`` atomically; a no-op when an identical object is already there."""
-        path = self._path(key)
-        digest, size = sha256_bytes(data), len(data)
-        if self._identical(path, size, digest):
-            return StoredObject(key, self.uri(key), digest, size, written=False)
-        tmp = self._tmp_path(path)
-        try:
-            self._makedirs(path)
-            self.fs.pipe_file(tmp, data)
-            self._commit(tmp, path)
-        except (OSError, ValueError) as exc:
-            self._discard(tmp)
-            raise StorageError(f"{self.uri(key)}: write failed ({type(exc).__name__}: {exc})") from exc
-        log.debug("stored %s (%d bytes)", self.uri(key), size)
-        return StoredObject(key, self.uri(key), digest, size, written=True)
+        return self._store(key, sha256_bytes(data), len(data), lambda tmp: self.fs.pipe_file(tmp, data))
 
     def put_file(self, key: str, local_path: str | Path) -> StoredObject:
         """Stores a local file at ``key`` atomically; a no-op when an identical object is already there."""
@@ -207,13 +194,17 @@ class TrackStore:
             digest = _sha256_local(local)
         except OSError as exc:
             raise StorageError(f"{local}: cannot read the file to store ({type(exc).__name__}: {exc})") from None
+        return self._store(key, digest, size, lambda tmp: self.fs.put_file(str(local), tmp))
+
+    def _store(self, key: str, digest: str, size: int, write_tmp: Callable[[str], object]) -> StoredObject:
+        """Skips an identical object; else writes a temporary object with ``write_tmp`` and commits it."""
         path = self._path(key)
         if self._identical(path, size, digest):
             return StoredObject(key, self.uri(key), digest, size, written=False)
         tmp = self._tmp_path(path)
         try:
             self._makedirs(path)
-            self.fs.put_file(str(local), tmp)
+            write_tmp(tmp)
             self._commit(tmp, path)
         except (OSError, ValueError) as exc:
             self._discard(tmp)

@@ -9,14 +9,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 # ITU-R BS.1770-4/-5 Annex 2: order-48 interpolating FIR for 4x oversampling, as 4 polyphase branches of 12 taps.
 # The prototype is symmetric (phase 3 is phase 0 reversed, phase 2 is phase 1 reversed).
-_TRUE_PEAK_PHASES = np.array([
+TRUE_PEAK_PHASES = np.array([
     [0.0017089843750, 0.0109863281250, -0.0196533203125, 0.0332031250000, -0.0594482421875, 0.1373291015625,
      0.9721679687500, -0.1022949218750, 0.0476074218750, -0.0266113281250, 0.0148925781250, -0.0083007812500],
     [-0.0291748046875, 0.0292968750000, -0.0517578125000, 0.0891113281250, -0.1665039062500, 0.4650878906250,
      0.7797851562500, -0.2003173828125, 0.1015625000000, -0.0582275390625, 0.0330810546875, -0.0189208984375],
 ])
-_TRUE_PEAK_PHASES = np.concatenate([_TRUE_PEAK_PHASES, _TRUE_PEAK_PHASES[::-1, ::-1]])
-_TAPS = _TRUE_PEAK_PHASES.shape[1]
+TRUE_PEAK_PHASES = np.concatenate([TRUE_PEAK_PHASES, TRUE_PEAK_PHASES[::-1, ::-1]])
+_TAPS = TRUE_PEAK_PHASES.shape[1]
 
 CLIP_LEVEL = 1.0 - 2.0**-15  # full scale of 16-bit PCM, as a float sample magnitude
 SILENCE_DBFS = -60.0  # a frame whose RMS is below this counts as silent
@@ -62,7 +62,7 @@ def true_peak(audio: np.ndarray, chunk_frames: int = 1 << 15) -> float:
     if not audio.size:
         return 0.0
     peak = float(np.max(np.abs(audio)))
-    taps = np.ascontiguousarray(_TRUE_PEAK_PHASES[:, ::-1].T, dtype=np.float32)  # (12, 4); reversed: convolution
+    taps = np.ascontiguousarray(TRUE_PEAK_PHASES[:, ::-1].T, dtype=np.float32)  # (12, 4); reversed: convolution
     # Channels first, 11 leading zeros so every output sample has a full window (filter starts at rest).
     x = np.pad(np.ascontiguousarray(audio.T, dtype=np.float32), ((0, 0), (_TAPS - 1, 0)))
     for start in range(0, x.shape[1] - _TAPS + 1, chunk_frames):
