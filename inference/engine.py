@@ -11,6 +11,10 @@ Usage::
     result = engine.generate(GenerationRequest(genre="house", mood="energetic", seed=7, duration_s=30),
                              output_dir="out/")
     result.metadata["sha256"], result.audio_path, result.midi_path
+
+Text understanding can happen elsewhere: a batch driver computes ``phrase_descriptors(key_phrases)`` once per
+prompt and passes them as ``GenerationRequest.descriptors``; a worker built with
+``get_engine("composer", preload_model=False)`` then renders without ever loading the text model.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from maestro_ai.errors import ConfigError
+
+if TYPE_CHECKING:
+    from inference.descriptors import Descriptors
 
 # name -> "module:Class". Engines import lazily so that listing them costs nothing.
 ENGINES: dict[str, str] = {"composer": "inference.composer.engine:ComposerEngine"}
@@ -48,6 +55,12 @@ class GenerationRequest:
         seed: random seed (0 .. 2**63-1); the same request and seed give byte-identical files.
         sample_rate: output sample rate in Hz.
         audio_format: ``'wav'`` (16-bit PCM) or ``'flac'`` (16-bit).
+        descriptors: the key phrases' musical descriptors computed in advance, i.e.
+            ``inference.descriptors.phrase_descriptors(key_phrases)`` as a ``Descriptors`` or a mapping of its six
+            axes (brightness, energy, density, mode, colour, texture) to floats in [0, 1]. When given, the engine
+            uses them and never loads the text model; None computes them inside (lazily loading the model). They
+            describe the key phrases, so they are ignored when there are none (as computed ones would be), and
+            the audio is byte-identical either way.
     """
 
     genre: str
@@ -62,6 +75,7 @@ class GenerationRequest:
     seed: int = 0
     sample_rate: int = 44100
     audio_format: str = "wav"
+    descriptors: Descriptors | Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +129,15 @@ _LOCK = threading.Lock()
 _INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], Engine] = {}
 
 
-def get_engine(name: str = "composer", **options: Any) -> Engine:
+def get_engine(name: str = "composer", *, preload_model: bool = True, **options: Any) -> Engine:
     """The process-wide engine ``name`` built with ``options`` (built on first use, then reused).
 
     Args:
         name: a key of ``ENGINES``.
+        preload_model: load the engine's text model now (seconds: torch and sentence-transformers are imported)
+            so request latencies stay even. False suits workers whose requests carry precomputed ``descriptors``:
+            they never need the model, and one that does loads it lazily. It is not part of the cache key: the
+            same engine instance serves both, and asking with True later preloads it then.
         **options: constructor arguments, e.g. ``soundfont_path=...``, ``embedding_model_path=...``.
 
     Raises:
@@ -133,6 +151,10 @@ def get_engine(name: str = "composer", **options: Any) -> Engine:
         if engine is None:
             module_name, _, class_name = ENGINES[name].partition(":")
             cls = getattr(importlib.import_module(module_name), class_name)
-            engine = cls(**options)
+            engine = cls(**options, preload_model=preload_model)
             _INSTANCES[cache_key] = engine
-        return engine
+            return engine
+    preload = getattr(engine, "preload", None)
+    if preload_model and callable(preload):
+        preload()  # idempotent: the model cache is process-wide
+    return engine

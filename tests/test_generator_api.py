@@ -190,3 +190,85 @@ def test_cli_bad_tempo_is_one_line_naming_the_field(tmp_path: Path, capsys: pyte
         main(["generate", "--genre", "techno", "--mood", "dark", "--tempo", "500", "--out", str(tmp_path)])
     assert caught.value.code == 2
     assert "tempo_bpm" in capsys.readouterr().err
+
+
+SHORT_REQUEST = {"genre": "synthwave", "mood": "dreamy", "key_phrases": ("neon rain on the highway", "velvet night"),
+                 "tempo_bpm": 100, "duration_s": 5, "seed": 11}
+
+# Runs in a fresh interpreter: an engine built without preloading renders a request whose descriptors were
+# computed elsewhere, then reports the audio's sha256, its assets and whether the text stack was ever imported.
+_WORKER_SIDE = """
+import json, sys
+from inference.engine import GenerationRequest, get_engine
+args = json.loads(sys.argv[1])
+engine = get_engine("composer", preload_model=False)
+request = GenerationRequest(**{**args["request"], "key_phrases": tuple(args["request"]["key_phrases"])},
+                            descriptors=args["descriptors"])
+result = engine.generate(request, args["out"])
+assets = [a.asset_id for a in engine.assets()]
+print(json.dumps({"sha256": result.metadata["sha256"], "descriptors": result.metadata["descriptors"],
+                  "assets": assets, "text_stack": sorted(m for m in ("torch", "sentence_transformers")
+                                                         if m in sys.modules)}))
+"""
+
+
+def test_precomputed_descriptors_give_byte_identical_audio_and_the_text_model_never_loads(
+        composer_engine: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from inference.descriptors import phrase_descriptors
+    from inference.engine import GenerationRequest
+    from maestro_ai.assets import MODEL_ASSET_ID
+
+    request = GenerationRequest(**SHORT_REQUEST)
+    inside = composer_engine.generate(request, tmp_path / "inside")
+    precomputed = phrase_descriptors(list(request.key_phrases))
+    given = composer_engine.generate(replace(request, descriptors=precomputed), tmp_path / "given")
+    assert given.audio_path.read_bytes() == inside.audio_path.read_bytes()
+    assert given.midi_path.read_bytes() == inside.midi_path.read_bytes()
+    assert given.metadata["descriptors"] == inside.metadata["descriptors"] == precomputed.to_dict()
+
+    args = {"request": SHORT_REQUEST, "descriptors": json.loads(json.dumps(precomputed.to_dict())),
+            "out": str(tmp_path / "worker")}
+    out = subprocess.run([sys.executable, "-c", _WORKER_SIDE, json.dumps(args)], capture_output=True, text=True,
+                         check=True)
+    worker = json.loads(out.stdout.strip().splitlines()[-1])
+    assert worker["sha256"] == inside.metadata["sha256"]
+    assert worker["text_stack"] == []  # neither torch nor sentence-transformers was imported
+    assert MODEL_ASSET_ID in worker["assets"]  # provenance still names the model that made the descriptors
+
+
+def test_descriptors_describe_key_phrases_so_without_phrases_they_change_nothing(composer_engine: Any,
+                                                                                 tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from inference.descriptors import Descriptors
+    from inference.engine import GenerationRequest
+
+    plain = GenerationRequest(**{**SHORT_REQUEST, "key_phrases": ()})
+    without = composer_engine.generate(plain, tmp_path / "without")
+    neutral = composer_engine.generate(replace(plain, descriptors=Descriptors()), tmp_path / "neutral")
+    assert neutral.audio_path.read_bytes() == without.audio_path.read_bytes()
+    assert neutral.metadata["descriptors"] is None
+
+
+@pytest.mark.parametrize(("descriptors", "field", "says"), [
+    ({"brightness": 0.5, "energy": 1.5, "density": 0.5, "mode": 0.5, "colour": 0.5, "texture": 0.5},
+     "descriptors.energy", "0..1"),
+    ({"brightness": 0.5, "energy": float("nan"), "density": 0.5, "mode": 0.5, "colour": 0.5, "texture": 0.5},
+     "descriptors.energy", "0..1"),
+    ({"brightness": 0.5, "energy": 0.5, "density": 0.5, "mode": "minor", "colour": 0.5, "texture": 0.5},
+     "descriptors.mode", "number"),
+    ({"brightness": 0.5, "energy": 0.5}, "descriptors", "missing density"),
+    ({"brightness": 0.5, "energy": 0.5, "density": 0.5, "mode": 0.5, "colour": 0.5, "texture": 0.5, "warmth": 1},
+     "descriptors", "unknown warmth"),
+    ([0.5] * 6, "descriptors", "mapping"),
+])
+def test_malformed_descriptors_name_the_field_and_leave_no_files(composer_engine: Any, tmp_path: Path,
+                                                                 descriptors: Any, field: str, says: str) -> None:
+    from inference.engine import GenerationRequest
+
+    with pytest.raises(InputError) as caught:
+        composer_engine.generate(GenerationRequest(**SHORT_REQUEST, descriptors=descriptors), tmp_path)
+    assert caught.value.field == field and says in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

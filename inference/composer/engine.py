@@ -2,7 +2,9 @@
 
 Heavy parts load once per instance and are shared process-wide (the SoundFont cache in :mod:`inference.render`,
 the embedding model cache in :mod:`inference.descriptors`); build it through ``inference.engine.get_engine``.
-``generate`` is a pure function of (request, seed, engine version, assets): same inputs, same bytes.
+``generate`` is a pure function of (request, seed, engine version, assets): same inputs, same bytes. A request's
+key phrases become descriptors through the text model, or arrive precomputed in ``GenerationRequest.descriptors``
+(a batch driver computes them once per prompt): both give the same, 4-decimal values, so the same audio bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import numpy as np
 from inference.composer.arrangement import Arrangement, arrange
 from inference.composer.midi_input import SeedMaterial, parse_seed
 from inference.composer.plan import DURATION_RANGE, TEMPO_RANGE, Plan, check_number, check_phrases, make_plan
+from inference.descriptors import AXES
 from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
 from maestro_ai.errors import InputError
 
@@ -51,7 +54,8 @@ class ComposerEngine:
         soundfont_path: a General MIDI .sf2/.sf3; None means TimGM6mb from pretty_midi.
         embedding_model_path: a sentence-transformers model directory; None means the bundled all-MiniLM-L6-v2.
         preload_model: load the embedding model now (a few seconds, once per process) rather than on the first
-            request with key phrases, so that request latencies stay even.
+            request with key phrases, so that request latencies stay even. False suits workers whose requests
+            carry precomputed ``descriptors``: they never load it.
 
     Raises:
         ConfigError: ``soundfont_path`` or ``embedding_model_path`` cannot be loaded.
@@ -68,7 +72,11 @@ class ComposerEngine:
         self._model_path = embedding_model_path
         self._custom_font = soundfont_path is not None
         if preload_model:
-            self._descriptors(("warm up",))
+            self.preload()
+
+    def preload(self) -> None:
+        """Loads the embedding model now (a few seconds once per process; later calls cost nothing)."""
+        self._descriptors(("warm up",), None)
 
     def assets(self) -> list[AssetUse]:
         """The SoundFont, the embedding model's weights and the engine's own source, each with its sha256."""
@@ -94,7 +102,7 @@ class ComposerEngine:
         """
         request = validate(request)
         seed_material = parse_seed(request.melody) if request.melody is not None else None
-        descriptors = self._descriptors(request.key_phrases)
+        descriptors = self._descriptors(request.key_phrases, request.descriptors)
         rng = np.random.default_rng(np.random.SeedSequence([request.seed, 0xC0FFEE]))
         plan = make_plan(request, seed_material, descriptors, rng)
         arrangement = arrange(plan, seed_material, rng)
@@ -148,9 +156,12 @@ class ComposerEngine:
         metadata = build_metadata(comp, request, mastered, hashlib.sha256(data).hexdigest(), audio_path, midi_path)
         return GenerationResult(metadata, audio_path, midi_path, timings)
 
-    def _descriptors(self, phrases: tuple[str, ...]) -> dict[str, float] | None:
+    def _descriptors(self, phrases: tuple[str, ...], given: dict[str, float] | None) -> dict[str, float] | None:
+        """The phrases' descriptors: ``given`` (validated by ``validate``) when precomputed, else from the model."""
         if not phrases:
             return None
+        if given is not None:
+            return dict(given)
         from inference.descriptors import phrase_descriptors
 
         return phrase_descriptors(list(phrases), model_path=self._model_path).to_dict()
@@ -179,7 +190,38 @@ def validate(request: GenerationRequest) -> GenerationRequest:
     if fmt not in AUDIO_FORMATS:
         raise InputError("audio_format",
                          f"{request.audio_format!r} is not supported; accepted: {', '.join(AUDIO_FORMATS)}")
-    return replace(request, tempo_bpm=tempo, duration_s=duration, key_phrases=phrases, seed=int(seed), audio_format=fmt)
+    descriptors = check_descriptors(request.descriptors)
+    return replace(request, tempo_bpm=tempo, duration_s=duration, key_phrases=phrases, seed=int(seed), audio_format=fmt,
+                   descriptors=descriptors)
+
+
+def check_descriptors(value: object) -> dict[str, float] | None:
+    """Precomputed descriptors as a plain dict in ``AXES`` order, each rounded to 4 decimals (as the text model's).
+
+    Accepts None, an ``inference.descriptors.Descriptors`` or a mapping of exactly the six axes to numbers in
+    [0, 1]; raises InputError naming ``descriptors`` or ``descriptors.<axis>`` otherwise.
+    """
+    if value is None:
+        return None
+    to_dict = getattr(value, "to_dict", None)
+    mapping = to_dict() if callable(to_dict) else value
+    if not isinstance(mapping, Mapping):
+        raise InputError("descriptors", f"must be a Descriptors or a mapping of {', '.join(AXES)} to numbers, "
+                                        f"got {type(value).__name__}")
+    names = {str(k) for k in mapping}
+    if names != set(AXES):
+        missing, extra = [a for a in AXES if a not in names], sorted(names - set(AXES))
+        problem = "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
+                                        f"unknown {', '.join(extra)}" if extra else "") if p)
+        raise InputError("descriptors", f"{problem}; accepted: exactly {', '.join(AXES)}")
+    out = {}
+    for axis in AXES:
+        number = mapping[axis]
+        if isinstance(number, bool) or not isinstance(number, int | float | np.integer | np.floating) \
+                or not 0.0 <= float(number) <= 1.0:
+            raise InputError(f"descriptors.{axis}", f"must be a number in 0..1, got {number!r}")
+        out[axis] = round(float(number), 4)
+    return out
 
 
 def writable_dir(path: str | Path) -> Path:
