@@ -45,6 +45,9 @@ REQUEST_SCHEMA = pa.schema([
     ("GENRE", pa.string()), ("MOOD", pa.string()), ("KEY_PHRASES", pa.string()), ("TEMPO_BPM", pa.int32()),
     ("MUSICAL_KEY", pa.string()), ("DURATION_S", pa.int32()), ("MELODY_SEED_ASSET_ID", pa.string()),
     ("MELODY_URI", pa.string()), ("ASSETS", pa.string()), ("LICENSE_IDS", pa.string()), ("RUN_CONTEXT", pa.string()),
+    # The key phrases' musical descriptors, computed once per prompt by the planner (JSON object of six floats);
+    # null lets the engine compute them (it then loads the text model in this process).
+    ("DESCRIPTORS", pa.string()),
 ])
 
 # What a worker returns per request. TRACK_ROW / PROVENANCE_ROW are the warehouse rows as JSON text.
@@ -69,6 +72,9 @@ class WorkerSpec:
         sample_rate: Hz.
         sign: embed a signed C2PA manifest (True in production; the bench can compare).
         qc: run the quality gate.
+        preload_text_model: load the sentence-embedding model at start-up (seconds: torch is imported). Off by
+            default: planned requests carry DESCRIPTORS, so a worker only renders; a request without them still
+            works (the model then loads on first use).
     """
 
     storage_url: str
@@ -78,6 +84,7 @@ class WorkerSpec:
     sample_rate: int = 44100
     sign: bool = True
     qc: bool = True
+    preload_text_model: bool = False
 
 
 class RequestWorker:
@@ -92,8 +99,9 @@ class RequestWorker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         from inference.engine import get_engine
 
-        self.engine = get_engine(spec.engine)  # heavy parts (SoundFont, embedding model) load once, here
-        _warm_up_text_model()
+        # Heavy parts (SoundFont) load once, here. Text understanding happened in planning (DESCRIPTORS), so the
+        # text model is not loaded unless asked for.
+        self.engine = get_engine(spec.engine, preload_model=spec.preload_text_model)
         self.key_config = None
         if spec.sign:
             from maestro_ai.keys import KeyConfig
@@ -151,7 +159,8 @@ class RequestWorker:
         request = GenerationRequest(
             genre=req["GENRE"], mood=req["MOOD"], key_phrases=tuple(json.loads(req.get("KEY_PHRASES") or "[]")),
             tempo_bpm=req.get("TEMPO_BPM"), key=req.get("MUSICAL_KEY"), duration_s=float(req["DURATION_S"]),
-            melody=Path(melody) if melody else None, seed=int(req["SEED"]), sample_rate=self.spec.sample_rate)
+            melody=Path(melody) if melody else None, seed=int(req["SEED"]), sample_rate=self.spec.sample_rate,
+            descriptors=json.loads(req["DESCRIPTORS"]) if req.get("DESCRIPTORS") else None)
         return self.engine.generate(request, out_dir)
 
     def _check_quality(self, req: dict[str, Any], rendered: Any) -> list[dict[str, Any]]:
@@ -261,16 +270,6 @@ _MANIFEST_FIELDS = ("REQUEST_ID", "TRACK_ID", "STATUS", "TITLE", "GENRE", "URI",
                     "PROVENANCE_ROW", "REASONS", "T_GENERATE_S", "T_QC_S")
 
 
-def _warm_up_text_model() -> None:
-    """Loads the sentence-embedding model now (it loads lazily), so no request pays for it."""
-    try:
-        from inference.descriptors import phrase_descriptors
-
-        phrase_descriptors(["warm up"])
-    except Exception as exc:  # the request that needs the model will report the real error
-        log.warning("text model warm-up failed: %s", exc)
-
-
 def _empty_row() -> dict[str, Any]:
     return dict.fromkeys(RESULT_SCHEMA.names) | {"RESUMED": False, "OBJECTS_WRITTEN": 0}
 
@@ -296,14 +295,16 @@ def _validated(request: dict[str, Any]) -> dict[str, Any]:
         value = request.get(name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(name, f"{value!r} is not an integer")
-    for name in ("KEY_PHRASES", "ASSETS", "LICENSE_IDS", "RUN_CONTEXT"):
+    for name in ("KEY_PHRASES", "ASSETS", "LICENSE_IDS", "RUN_CONTEXT", "DESCRIPTORS"):
         value = request.get(name)
         if value is None:
             continue
         try:
-            json.loads(value)
+            parsed = json.loads(value)
         except (TypeError, ValueError):
             raise InputError(name, f"is not valid JSON: {str(value)[:60]!r}") from None
+        if name == "DESCRIPTORS" and not isinstance(parsed, dict | None):
+            raise InputError(name, f"must be a JSON object of descriptor values, got {str(value)[:60]!r}")
     return request
 
 

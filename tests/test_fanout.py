@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ def request(ordinal: int, *, genre: str = "house", mood: str = "energetic", melo
             "ISRC": f"ZZMAE26{ordinal + 1:05d}", "GENRE": genre, "MOOD": mood,
             "KEY_PHRASES": json.dumps(["night drive", "neon rain"]), "TEMPO_BPM": tempo, "MUSICAL_KEY": "A minor",
             "DURATION_S": duration, "MELODY_SEED_ASSET_ID": None, "MELODY_URI": melody, "ASSETS": "[]",
-            "LICENSE_IDS": "[]", "RUN_CONTEXT": "{}"}
+            "LICENSE_IDS": "[]", "RUN_CONTEXT": "{}", "DESCRIPTORS": None}  # None: the worker computes them
 
 
 @pytest.fixture
@@ -111,3 +113,56 @@ def test_killed_actor_is_restarted_and_nothing_is_written_twice(ray_cluster, spe
     assert all(not r["WORKER"].endswith(f":{killed_pid}") for r in results)
     store = TrackStore(spec.storage_url)
     assert len(store.list("house")) == 4 * len(rows) and list(store.temporary_objects()) == []
+
+
+def planned(ordinal: int, **changes) -> dict:
+    """A request as planning hands it on: the key phrases' descriptors computed once, in the driver."""
+    from inference.descriptors import phrase_descriptors
+
+    row = request(ordinal, **changes)
+    return {**row, "DESCRIPTORS": json.dumps(phrase_descriptors(json.loads(row["KEY_PHRASES"])).to_dict())}
+
+
+def test_planned_descriptors_render_the_same_audio_as_descriptors_computed_in_the_worker(spec, tmp_path):
+    unsigned = dataclasses.replace(spec, sign=False, qc=False)  # signatures are not byte-reproducible
+    with_descriptors = GeneratorActor(dataclasses.replace(unsigned, storage_url=f"file://{tmp_path}/planned"))
+    computing = GeneratorActor(dataclasses.replace(unsigned, storage_url=f"file://{tmp_path}/computed"))
+    row = planned(20)
+    given = with_descriptors(pa.Table.from_pylist([row], schema=REQUEST_SCHEMA)).to_pylist()[0]
+    inside = computing(pa.Table.from_pylist([{**row, "DESCRIPTORS": None}], schema=REQUEST_SCHEMA)).to_pylist()[0]
+    assert given["STATUS"] == inside["STATUS"] == "generated"
+    assert given["FILE_SHA256"] == inside["FILE_SHA256"]
+    assert json.loads(given["TRACK_ROW"])["TITLE"] == json.loads(inside["TRACK_ROW"])["TITLE"]
+
+
+@pytest.mark.parametrize("descriptors", ['{"energy": ', '[0.5, 0.5]', '{"energy": 7}'])
+def test_malformed_descriptors_fail_only_their_request_naming_the_field(spec, descriptors):
+    rows = [{**request(30), "DESCRIPTORS": descriptors}, planned(31)]
+    out = GeneratorActor(dataclasses.replace(spec, qc=False))(pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA))
+    bad, good = out.to_pylist()
+    assert bad["STATUS"] == "failed" and bad["ERROR_CLASS"] == "InputError"
+    assert json.loads(bad["REASONS"])[0]["field"].lower() == "descriptors"  # the worker's or the engine's name
+    assert good["STATUS"] == "generated"
+
+
+# A worker process as a Ray actor runs it: build, render one planned request, report what got imported.
+_ACTOR_SIDE = """
+import json, sys
+import pyarrow as pa
+from inference.fanout import GeneratorActor
+from inference.worker import REQUEST_SCHEMA, WorkerSpec
+args = json.loads(sys.argv[1])
+actor = GeneratorActor(WorkerSpec(**args["spec"]))
+row = actor(pa.Table.from_pylist([args["request"]], schema=REQUEST_SCHEMA)).to_pylist()[0]
+print(json.dumps({"status": row["STATUS"], "error": row["ERROR_MESSAGE"],
+                  "text_stack": sorted(m for m in ("torch", "sentence_transformers") if m in sys.modules)}))
+"""
+
+
+def test_a_worker_renders_planned_requests_without_loading_the_text_model(spec):
+    args = {"spec": dataclasses.asdict(spec), "request": planned(40)}
+    out = subprocess.run([sys.executable, "-c", _ACTOR_SIDE, json.dumps(args)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["status"] == "generated", report["error"]
+    assert report["text_stack"] == []

@@ -10,7 +10,7 @@ import pytest
 
 from maestro_ai import identity
 from maestro_ai.errors import WarehouseError
-from maestro_ai.pipeline import PipelineOptions, planning, records, run_catalog
+from maestro_ai.pipeline import PipelineOptions, planning, records, run_catalog, staging
 from maestro_ai.pipeline.fingerprint import fingerprint
 from maestro_ai.storage import TrackStore
 from maestro_ai.warehouse import connect
@@ -116,6 +116,14 @@ def test_prompts_with_broken_fields_are_rejected_naming_the_field_and_the_batch_
     tempo = rows["prm_broken_tempo"]
     assert tempo[0] == "rejected" and [r["field"] for r in tempo[1]] == ["TEMPO_BPM"]
     assert {r["field"] for r in rows["prm_broken_genre"][1]} == {"GENRE", "KEY_PHRASES", "TERRITORIES", "MUSICAL_KEY"}
+    # Planning described the one planned prompt's phrases for the workers; rejected prompts got nothing.
+    from inference.descriptors import phrase_descriptors
+
+    gated = {r["PROMPT_ID"]: r for r in staging.read_stage(
+        TrackStore(settings.storage_url), staging.stage_key(report.run_id, "gated")).to_pylist()}
+    assert json.loads(gated["prm_0025"]["DESCRIPTORS"]) == phrase_descriptors(
+        json.loads(gated["prm_0025"]["KEY_PHRASES"])).to_dict()
+    assert gated["prm_broken_tempo"]["DESCRIPTORS"] is None and gated["prm_broken_genre"]["DESCRIPTORS"] is None
 
 
 def test_storage_failure_is_recorded_as_failed_and_retried_on_the_next_run(make_home, ray_cluster):
@@ -172,3 +180,39 @@ def test_planning_is_deterministic_and_skips_generated_requests():
     assert planning.shard_ids(two, shard_size=1) == [0, 1]
     shards = [planning.shard(two, n, 2)["REQUEST_ID"].to_pylist() for n in (0, 1)]
     assert sorted(shards[0] + shards[1]) == sorted(two["REQUEST_ID"].to_pylist()[1:])
+
+
+def test_planning_describes_each_distinct_phrase_list_once_and_only_for_planned_requests():
+    from maestro_ai.errors import InputError
+
+    base = {"GENRE": "house", "MOOD": "energetic", "TEMPO_BPM": 120, "MUSICAL_KEY": "A minor", "DURATION_S": 30,
+            "TERRITORIES": ["US"], "ACTIVE": True}
+    prompts = [{**base, "PROMPT_ID": "p1", "KEY_PHRASES": ["neon rain", "night drive"], "TARGET_COUNT": 3},
+               {**base, "PROMPT_ID": "p2", "KEY_PHRASES": ["neon rain", "night drive"], "TARGET_COUNT": 1},
+               {**base, "PROMPT_ID": "p3", "KEY_PHRASES": ["refused phrase"], "TARGET_COUNT": 1},
+               {**base, "PROMPT_ID": "p4", "KEY_PHRASES": ["sunny meadow"], "TARGET_COUNT": 2},
+               {**base, "PROMPT_ID": "p5", "KEY_PHRASES": ["broken"], "TEMPO_BPM": 999, "TARGET_COUNT": 1}]
+    first_p4 = identity.request_id("p4", DAY, 0)
+    plan = planning.plan_requests(prompts, "run", DAY, "1.0.0", {first_p4: "generated"})
+    calls = []
+
+    def describe(phrases):
+        calls.append(list(phrases))
+        if phrases == ["refused phrase"]:
+            raise InputError("key_phrases[0]", "refused by the text model")
+        return {"brightness": 0.1, "energy": 0.2, "density": 0.3, "mode": 0.4, "colour": 0.5,
+                "texture": float(len(calls))}
+
+    described = planning.with_descriptors(plan, describe)
+    by_prompt = {}
+    for row in described.to_pylist():
+        by_prompt.setdefault(row["PROMPT_ID"], []).append((row["STATUS"], row["DESCRIPTORS"]))
+    assert sorted(calls) == [["neon rain", "night drive"], ["refused phrase"], ["sunny meadow"]]
+    shared = by_prompt["p1"][0][1]
+    assert json.loads(shared) == {"brightness": 0.1, "energy": 0.2, "density": 0.3, "mode": 0.4, "colour": 0.5,
+                                  "texture": 1.0}
+    assert by_prompt["p1"] + by_prompt["p2"] == [("planned", shared)] * 4  # one description, every ordinal
+    assert by_prompt["p3"] == [("planned", None)]  # the worker reports the phrase's error for this request only
+    assert by_prompt["p4"][0] == ("done", None) and by_prompt["p4"][1][1] is not None
+    assert by_prompt["p5"] == [("rejected", None)]
+    assert described.drop_columns(["DESCRIPTORS"]).equals(plan.drop_columns(["DESCRIPTORS"]))  # ids, seeds unchanged

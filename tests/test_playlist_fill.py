@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maestro_ai.pipeline import PipelineOptions
+from inference.descriptors import phrase_descriptors
+from maestro_ai.pipeline import PipelineOptions, planning, staging
 from maestro_ai.pipeline.fingerprint import fingerprint
 from maestro_ai.pipeline.ordering import (
     MAX_TEMPO_STEP,
@@ -18,6 +20,7 @@ from maestro_ai.pipeline.ordering import (
     tempo_step,
 )
 from maestro_ai.pipeline.playlist import run_playlist_fill
+from maestro_ai.storage import TrackStore
 from maestro_ai.warehouse import connect
 from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
 
@@ -68,6 +71,10 @@ def test_fill_reaches_target_at_most_and_a_rerun_changes_nothing(make_home, ray_
     assert 1 <= len(placed) <= 3 and first.counts["appended"] == len(placed)
     assert [p["POSITION"] for p in placed] == list(range(1, len(placed) + 1))
     assert all(p["GENRE"] == window["GENRE"] and p["MOOD"] == window["MOOD"] for p in placed)
+    gated = staging.read_stage(TrackStore(settings.storage_url), staging.stage_key(first.run_id, "gated"))
+    allowed = planning.with_status(gated, planning.PLANNED).to_pylist()
+    assert allowed and all(json.loads(r["DESCRIPTORS"]) == phrase_descriptors(json.loads(r["KEY_PHRASES"])).to_dict()
+                           for r in allowed)  # described in planning, once, for the workers
     again = run_playlist_fill(settings, DAY, OPTIONS)
     assert fingerprint(settings).differences(before) == [] and again.changed_rows == 0
     with connect(settings) as wh:

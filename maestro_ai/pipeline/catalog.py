@@ -79,7 +79,11 @@ def open_stage(ctx: RunContext) -> str:
 
 
 def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
-    """Plans the date's requests (plus earlier failed ones to retry) and records new ones as ``planned``."""
+    """Plans the date's requests (plus earlier failed ones to retry) and records new ones as ``planned``.
+
+    Then describes each distinct key-phrase list once (the text model runs here, in the driver, after the
+    warehouse connection is closed), so generation workers only render.
+    """
     with warehouse(ctx.settings) as wh:
         prompts = wh.query("SELECT * FROM PROMPT_CATALOG WHERE ACTIVE ORDER BY PRIORITY, PROMPT_ID").to_pylist()
         ids = [r["REQUEST_ID"] for r in planning.plan_requests(prompts, ctx.run_id, ctx.logical_date,
@@ -90,6 +94,7 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
         if options.retry_failed:
             planned = pa.concat_tables([planned, _earlier_failures(wh, ctx, options, set(ids))])
         records.record_planned(wh, planned)
+    planned = planning.with_descriptors(planned)
     return staging.write_stage(_store(ctx), ctx.run_id, "planned", planned)
 
 

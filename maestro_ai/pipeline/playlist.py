@@ -44,6 +44,7 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
                 tables.append(_plan_playlist(wh, ctx, playlist, prompts, needed, state["last_before_run"], options))
         planned = pa.concat_tables(tables) if tables else planning.REQUEST_TABLE.empty_table()
         records.record_planned(wh, planned)
+    planned = planning.with_descriptors(planned)  # text understanding once per phrase list, here in the driver
     return staging.write_stage(catalog._store(ctx), ctx.run_id, "planned", planned)
 
 
