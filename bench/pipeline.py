@@ -85,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="requests (default 100)")
     parser.add_argument("--duration", type=int, default=30, help="seconds per track (default 30)")
+    parser.add_argument("--batch-size", type=int, default=1, help="requests per Ray batch in (b) and (c) (default 1)")
     args = parser.parse_args()
 
     import ray
@@ -104,7 +105,7 @@ def main() -> None:
     planning_log = logging.getLogger(planning.__name__)
     planning_log.addHandler(timing)
     planning_log.setLevel(logging.INFO)
-    options = PipelineOptions(duration_s=args.duration, shard_size=args.n, pool_size=2)
+    options = PipelineOptions(duration_s=args.duration, shard_size=args.n, pool_size=2, batch_size=args.batch_size)
     report = run_catalog(settings, BENCH_DATE, options)
     planning_log.removeHandler(timing)
     c_seconds = report.stage_seconds["generate_total"]
@@ -119,7 +120,7 @@ def main() -> None:
 
     # (b) Ray, 1 worker, same requests, fresh storage.
     start = time.perf_counter()
-    b_results = run_generation(work, spec_for("ray1"), FanoutConfig(pool_size=1, batch_size=1))
+    b_results = run_generation(work, spec_for("ray1"), FanoutConfig(pool_size=1, batch_size=args.batch_size))
     b_seconds = time.perf_counter() - start
     # (a) plain loop in this process, same requests, fresh storage.
     start = time.perf_counter()

@@ -75,6 +75,9 @@ class WorkerSpec:
         preload_text_model: load the sentence-embedding model at start-up (seconds: torch is imported). Off by
             default: planned requests carry DESCRIPTORS, so a worker only renders; a request without them still
             works (the model then loads on first use).
+        threads: threads each numeric library (BLAS, OpenMP) may use in this worker. One by default: a worker
+            renders one request at a time and parallelism comes from the actor pool, so more threads per worker
+            only oversubscribe the cores that the other workers use.
     """
 
     storage_url: str
@@ -85,15 +88,19 @@ class WorkerSpec:
     sign: bool = True
     qc: bool = True
     preload_text_model: bool = False
+    threads: int = 1
 
 
 class RequestWorker:
     """Processes requests one at a time; the engine and signer are loaded once, in ``__init__``."""
 
     def __init__(self, spec: WorkerSpec) -> None:
+        from threadpoolctl import threadpool_limits
+
         from maestro_ai.config import load_settings
 
         self.spec = spec
+        self._thread_limits = threadpool_limits(limits=spec.threads)  # held for the worker's life
         self.settings = load_settings(**spec.settings)
         self.store = TrackStore(spec.storage_url)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
