@@ -84,7 +84,7 @@ def maestro_playlist_fill():
         from maestro_ai.pipeline import catalog, tasks
 
         return catalog.load_stage(tasks.run_context(get_current_context(), DAG_ID), gated_key,
-                                  list(result_keys or []))
+                                  tasks.mapped_results(result_keys))
 
     @task(trigger_rule="none_failed")
     def append(loaded: dict) -> dict:

@@ -178,6 +178,9 @@ def test_planning_is_deterministic_and_skips_generated_requests():
     assert one["SEED"].to_pylist() == [identity.seed_for(r) for r in one["REQUEST_ID"].to_pylist()]
     assert two["STATUS"].to_pylist() == ["done", "planned", "planned"]
     assert planning.shard_ids(two, shard_size=1) == [0, 1]
+    nothing_planned = planning.with_status(two, planning.REJECTED)
+    assert planning.shard_ids(nothing_planned, shard_size=1) == [0]  # one empty shard keeps the DAG's shape
+    assert planning.shard(nothing_planned, 0, 1).num_rows == 0
     shards = [planning.shard(two, n, 2)["REQUEST_ID"].to_pylist() for n in (0, 1)]
     assert sorted(shards[0] + shards[1]) == sorted(two["REQUEST_ID"].to_pylist()[1:])
 

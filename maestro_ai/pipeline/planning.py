@@ -248,17 +248,19 @@ def assign(requests: pa.Table, column: str, values: Mapping[str, Any]) -> pa.Tab
 
 def shard_ids(requests: pa.Table, shard_size: int, max_shards: int = 1024) -> list[int]:
     """Shard numbers for the ``planned`` requests: about ``shard_size`` each, never more than ``max_shards``
-    (Airflow's map limit). Requests are assigned to shards round-robin in REQUEST_ID order."""
+    (Airflow's map limit). Requests are assigned to shards round-robin in REQUEST_ID order.
+
+    Always at least one shard: a rerun with nothing left to generate maps over one empty shard, so the mapped
+    task and everything downstream of it (load, close) run as usual instead of meeting a zero-length expansion.
+    """
     count = with_status(requests, PLANNED).num_rows
-    if count == 0:
-        return []
     return list(range(min(max_shards, max(1, -(-count // max(1, shard_size))))))
 
 
 def shard(requests: pa.Table, shard_no: int, n_shards: int) -> pa.Table:
     """The ``planned`` requests of one shard (round-robin over REQUEST_ID order: balanced and deterministic)."""
     planned = with_status(requests, PLANNED).sort_by("REQUEST_ID")
-    indices = list(range(shard_no, planned.num_rows, max(1, n_shards)))
+    indices = pa.array(range(shard_no, planned.num_rows, max(1, n_shards)), pa.int64())
     return planned.take(indices)
 
 

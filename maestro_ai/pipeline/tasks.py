@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from maestro_ai.config import load_settings
@@ -39,6 +39,17 @@ def task_settings() -> Any:
     if settings.warehouse_backend == "snowflake" and not settings.snowflake_conn_id and _connection_exists():
         settings = load_settings(snowflake_conn_id=SNOWFLAKE_CONN_ID)
     return settings
+
+
+def mapped_results(values: Sequence[Any] | None) -> list[Any]:
+    """The outputs of a mapped task, read by index up to its length.
+
+    Airflow hands a downstream task a lazy sequence; iterating it asks for one item past the end, which the task
+    SDK logs as an error ("XCom not found"). Indexing up to ``len`` reads exactly the items there are.
+    """
+    if values is None:
+        return []
+    return [values[i] for i in range(len(values))]
 
 
 def options(params: Mapping[str, Any] | None) -> PipelineOptions:
