@@ -67,7 +67,8 @@ def compute_splits(licences_relied_on: Iterable[ShareClaim], platform_holder_id:
         roles[claim.role] = roles.get(claim.role, Fraction(0)) + share
     claimed = sum(exact.values(), Fraction(0))
     if claimed > TOTAL_BPS:
-        raise InputError("share_bps", f"split_overflow: licences claim {float(claimed):g} bps, more than {TOTAL_BPS}")
+        raise InputError("share_bps",
+                         f"split_overflow: licences claim {_exact_text(claimed)} bps, more than {TOTAL_BPS}")
     exact[platform_holder_id] = exact.get(platform_holder_id, Fraction(0)) + (TOTAL_BPS - claimed)
     rounded = _largest_remainder(exact, TOTAL_BPS)
     splits = []
@@ -92,6 +93,14 @@ def _as_fraction(value: Any) -> Fraction:
     if share < 0:
         raise InputError("share_bps", f"{value} is negative")
     return share
+
+
+def _exact_text(value: Fraction) -> str:
+    """A share as exact text: '10500' or '10500.5' (six decimals at most, rounded down), never via a float."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.000001"),
+                                                                                rounding="ROUND_DOWN"))
 
 
 def _largest_remainder(exact: Mapping[str, Fraction], total: int) -> dict[str, int]:
