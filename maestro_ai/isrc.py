@@ -146,9 +146,9 @@ def _mint_once(wh: Any, ids: Sequence[str], prefix: str, year: int) -> dict[str,
         assigned = _existing(wh, ids)
         missing = [t for t in ids if t not in assigned]
         if missing:
-            wh.execute("MERGE INTO ISRC_COUNTER T USING (SELECT :prefix AS PREFIX) S ON T.PREFIX = S.PREFIX "
-                       "WHEN NOT MATCHED THEN INSERT (PREFIX, LAST_DESIGNATION) VALUES (S.PREFIX, 0)",
-                       {"prefix": prefix})
+            # Insert-if-absent rather than MERGE: fakesnow (the Snowflake stand-in) cannot MERGE in a transaction.
+            wh.execute("INSERT INTO ISRC_COUNTER (PREFIX, LAST_DESIGNATION) SELECT :prefix, 0 "
+                       "WHERE NOT EXISTS (SELECT 1 FROM ISRC_COUNTER WHERE PREFIX = :prefix)", {"prefix": prefix})
             # Advance first: on Snowflake the UPDATE takes the row lock before anyone reads the new value.
             wh.execute("UPDATE ISRC_COUNTER SET LAST_DESIGNATION = LAST_DESIGNATION + :n WHERE PREFIX = :prefix",
                        {"n": len(missing), "prefix": prefix})

@@ -101,14 +101,15 @@ def test_a_value_of_the_wrong_type_is_refused_naming_the_column(wh_backend: Ware
     assert err.value.column == "TEMPO_MIN"
 
 
-def test_several_tables_commit_together(wh_backend: Warehouse, request: pytest.FixtureRequest) -> None:
-    if wh_backend.backend == "snowflake":
-        # Real Snowflake runs MERGE inside BEGIN ... COMMIT; fakesnow 0.12.1 implements MERGE with a temporary table,
-        # which its bookkeeping cannot create inside an open transaction (HTTP 500).
-        request.applymarker(pytest.mark.xfail(reason="fakesnow cannot MERGE inside a transaction", strict=True))
+def test_several_tables_commit_together(wh_backend: Warehouse) -> None:
     pool = [{"period": "2026-10", "territory": "US", "currency": "USD", "amount": Decimal("10.5")}]
     results = wh_backend.upsert_many({"RIGHTS_HOLDERS": holders(2), "REVENUE_POOLS": pool})
     assert [r.inserted for r in results] == [2, 1]
+    changed = [{**h, "name": "Renamed"} if h["holder_id"] == "h001" else h for h in holders(3)]
+    again = wh_backend.upsert_many({"RIGHTS_HOLDERS": changed, "REVENUE_POOLS": pool})
+    assert [(r.inserted, r.updated, r.unchanged) for r in again] == [(1, 1, 1), (0, 0, 1)]
+    names = {r["HOLDER_ID"]: r["NAME"] for r in wh_backend.query("SELECT * FROM RIGHTS_HOLDERS").to_pylist()}
+    assert names == {"h000": "Holder 0", "h001": "Renamed", "h002": "Holder 2"}
 
 
 def test_several_tables_load_together_or_not_at_all(wh_backend: Warehouse) -> None:

@@ -137,13 +137,13 @@ def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: st
         unchanged = before and before["STATUS"] == status and _json(before["REASONS"]) == _json(reasons)
         request_rows.append(_request_row(by_request[rid], status, reasons,
                                          before["UPDATED_AT"] if unchanged else now))
-    with wh.transaction():
-        report = LoadReport(
-            tracks=wh.upsert("TRACKS", tracks).changed if tracks else 0,
-            provenance=wh.upsert("TRACK_PROVENANCE", provenance).changed if provenance else 0,
-            splits=wh.upsert("ROYALTY_SPLITS", splits).changed if splits else 0,
-            requests=wh.upsert("GENERATION_REQUESTS", request_rows).changed if request_rows else 0,
-        )
+    # One upsert_many: every table stages first, then all MERGEs commit in one transaction (on Snowflake too,
+    # where staging is DDL and must not run inside the transaction).
+    loads = {"TRACKS": tracks, "TRACK_PROVENANCE": provenance, "ROYALTY_SPLITS": splits,
+             "GENERATION_REQUESTS": request_rows}
+    changed = {r.table: r.changed for r in wh.upsert_many({t: rows for t, rows in loads.items() if rows})}
+    report = LoadReport(tracks=changed.get("TRACKS", 0), provenance=changed.get("TRACK_PROVENANCE", 0),
+                        splits=changed.get("ROYALTY_SPLITS", 0), requests=changed.get("GENERATION_REQUESTS", 0))
     log.info("run loaded", extra={"tracks": report.tracks, "provenance": report.provenance,
                                   "splits": report.splits, "requests": report.requests})
     return report

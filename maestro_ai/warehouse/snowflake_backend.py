@@ -22,6 +22,7 @@ _LOAD_CHUNK = 50_000
 class SnowflakeWarehouse(Warehouse):
     backend = "snowflake"
     transactional_ddl = False
+    merge_in_transaction = False
 
     def __init__(self, connect_args: dict[str, Any]) -> None:
         super().__init__()
