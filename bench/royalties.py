@@ -15,9 +15,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,8 +23,7 @@ import pyarrow.parquet as pq
 from jobs.royalty_statements import INPUT_FILES, run_royalty_statements
 from maestro_ai.royalties import compute_with_sql
 from maestro_ai.royalty_rules import period_bounds
-from maestro_ai.warehouse import read_sql
-from maestro_ai.warehouse.dialect import translate
+from maestro_ai.warehouse.duckdb_backend import DuckDBWarehouse
 
 PERIOD = "2026-03"
 
@@ -71,23 +68,12 @@ def generate(directory: Path, events: int, tracks: int, territories: int, seed: 
     pq.write_table(pa.Table.from_pylist(pools, schema=schema), directory / INPUT_FILES["REVENUE_POOLS"])
 
 
-class ParquetSQL:
-    """The warehouse layer's transpile over DuckDB views of the same Parquet files Spark reads."""
-
-    def __init__(self, directory: Path) -> None:
-        self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
-        for name, file in INPUT_FILES.items():
-            cols = "* REPLACE (CAST(EVENT_TS AS TIMESTAMP) AS EVENT_TS)" if name == "STREAM_EVENTS" else "*"
-            self.con.execute(f"CREATE VIEW {name} AS SELECT {cols} FROM read_parquet('{directory / file}')")
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        (stmt,) = translate(sql, "duckdb")
-        table = self.con.sql(stmt.sql, params=stmt.values(params) or None).to_arrow_table()
-        return table.rename_columns([c.upper() for c in table.column_names])
-
-    def query_file(self, path: str, params: dict[str, Any] | None = None) -> pa.Table:
-        return self.query(read_sql(path), params)
+def parquet_warehouse(directory: Path) -> DuckDBWarehouse:
+    """An in-memory DuckDB warehouse whose input tables are views of the Parquet files Spark reads."""
+    wh = DuckDBWarehouse(":memory:")
+    for name, file in INPUT_FILES.items():
+        wh.attach_parquet(name, directory / file)
+    return wh
 
 
 def main() -> None:
@@ -124,7 +110,7 @@ def main() -> None:
         spark.stop()
 
     t0 = time.perf_counter()
-    sql_result = compute_with_sql(ParquetSQL(inputs), PERIOD, work / "sql")  # type: ignore[arg-type]
+    sql_result = compute_with_sql(parquet_warehouse(inputs), PERIOD, work / "sql")
     duck_s = time.perf_counter() - t0
 
     def rows(path: str) -> list[tuple]:

@@ -4,12 +4,11 @@ reference built on maestro_ai.royalty_rules, on seeded random data full of edge 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,39 +17,19 @@ from jobs.royalty_statements import INPUT_FILES, run_royalty_statements
 from maestro_ai.errors import InputError
 from maestro_ai.royalties import check_result, compute_with_sql, period_params
 from maestro_ai.royalty_rules import QUALIFYING_MS, allocate_pool, from_micros, period_bounds, to_micros
-from maestro_ai.warehouse import read_sql
-from maestro_ai.warehouse.dialect import translate
+from maestro_ai.warehouse.duckdb_backend import DuckDBWarehouse
 
 pytestmark = pytest.mark.slow
 PERIOD = "2026-03"
 POOL_TYPE = pa.decimal128(18, 6)
 
 
-class DuckSQL:
-    """The warehouse layer's query surface over a plain in-memory DuckDB with unconstrained input tables."""
-
-    def __init__(self, events: list[dict], splits: list[dict], pools: list[dict]) -> None:
-        self.con = duckdb.connect()
-        self.con.execute("CREATE TABLE STREAM_EVENTS (EVENT_ID VARCHAR, TRACK_ID VARCHAR, TERRITORY VARCHAR, "
-                         "EVENT_TS TIMESTAMP, MS_PLAYED INTEGER)")
-        self.con.execute("CREATE TABLE ROYALTY_SPLITS (TRACK_ID VARCHAR, HOLDER_ID VARCHAR, SHARE_BPS INTEGER)")
-        self.con.execute("CREATE TABLE REVENUE_POOLS (PERIOD VARCHAR, TERRITORY VARCHAR, CURRENCY VARCHAR, "
-                         "AMOUNT DECIMAL(18, 6))")
-        for table, rows in (("STREAM_EVENTS", events), ("ROYALTY_SPLITS", splits), ("REVENUE_POOLS", pools)):
-            if rows:
-                cols = list(rows[0])
-                naive = [{k: (v.replace(tzinfo=None) if isinstance(v, datetime) else v) for k, v in r.items()}
-                         for r in rows]
-                self.con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                                     [[r[c] for c in cols] for r in naive])
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        (stmt,) = translate(sql, "duckdb")
-        table = self.con.sql(stmt.sql, params=stmt.values(params) or None).to_arrow_table()
-        return table.rename_columns([c.upper() for c in table.column_names])
-
-    def query_file(self, path: str, params: dict[str, Any] | None = None) -> pa.Table:
-        return self.query(read_sql(path), params)
+def sql_warehouse(inputs: Path) -> DuckDBWarehouse:
+    """The warehouse layer over a plain in-memory DuckDB whose (unconstrained) input tables are the Parquet inputs."""
+    wh = DuckDBWarehouse(":memory:")
+    for name, file in INPUT_FILES.items():
+        wh.attach_parquet(name, inputs / file)
+    return wh
 
 
 def _write_inputs(directory: Path, events: list[dict], splits: list[dict], pools: list[dict],
@@ -145,7 +124,7 @@ def test_spark_sql_and_python_agree_to_the_micro_unit(spark: Any, tmp_path: Path
     events, splits, pools = generate(seed)
     inputs = _write_inputs(tmp_path / "in", events, splits, pools)
     spark_result = run_royalty_statements(spark, str(inputs), PERIOD, str(tmp_path / "spark"))
-    sql_result = compute_with_sql(DuckSQL(events, splits, pools), PERIOD, tmp_path / "sql")
+    sql_result = compute_with_sql(sql_warehouse(inputs), PERIOD, tmp_path / "sql")
 
     expected = python_ledger(events, splits, pools)
     assert _rows(spark_result.ledger_path) == expected
@@ -187,7 +166,7 @@ def test_splits_not_summing_to_10000_refuse_the_period_naming_the_tracks(spark: 
         run_royalty_statements(spark, str(inputs), PERIOD, str(tmp_path / "out"))
     assert err.value.field == "ROYALTY_SPLITS.SHARE_BPS"
     with pytest.raises(InputError, match="trk_002"):
-        compute_with_sql(DuckSQL(events, splits, pools), PERIOD, tmp_path / "sql")
+        compute_with_sql(sql_warehouse(inputs), PERIOD, tmp_path / "sql")
 
 
 def test_pool_amount_with_more_than_six_decimals_is_an_error(spark: Any, tmp_path: Path) -> None:
@@ -205,7 +184,7 @@ def test_period_without_pool_is_a_clear_error(spark: Any, tmp_path: Path) -> Non
     with pytest.raises(InputError, match="no revenue pool for 2025-11"):
         run_royalty_statements(spark, str(inputs), "2025-11", str(tmp_path / "out"))
     with pytest.raises(InputError, match="no revenue pool for 2025-11"):
-        compute_with_sql(DuckSQL(events, splits, pools), "2025-11", tmp_path / "sql")
+        compute_with_sql(sql_warehouse(inputs), "2025-11", tmp_path / "sql")
 
 
 def _warehouse_with_month(home: Path) -> Any:

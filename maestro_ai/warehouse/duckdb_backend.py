@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,22 @@ class DuckDBWarehouse(Warehouse):
             self._run(f"CREATE TEMP TABLE {name} AS SELECT {', '.join(casts)} FROM {view}", [])
         finally:
             self._conn.unregister(view)
+
+    def attach_parquet(self, name: str, path: str | Path) -> None:
+        """Makes a Parquet file queryable as table ``name`` (a view; nothing is copied).
+
+        Timestamps stored with a UTC zone read back as the warehouse's ``TIMESTAMP_NTZ`` in UTC, so the same SQL
+        runs over an export (``export_parquet``) as over the warehouse it came from.
+        """
+        import pyarrow.parquet as pq
+
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            raise WarehouseError(f"not a table name: {name!r}")
+        fields = pq.read_schema(path)
+        columns = ", ".join(f'CAST("{f.name}" AS TIMESTAMP) AS "{f.name}"'
+                            if pa.types.is_timestamp(f.type) and f.type.tz else f'"{f.name}"' for f in fields)
+        location = str(path).replace("'", "''")
+        self._run(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM read_parquet('{location}')", [])
 
     def close(self) -> None:
         self._conn.close()
