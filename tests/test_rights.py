@@ -17,7 +17,7 @@ from maestro_ai.rights import (
     RightsSnapshot,
     gate_request,
 )
-from tests.plugins.rights import DAY, PLATFORM, base_records, licence, snapshot
+from tests.plugins.rights import DAY, PLATFORM, base_records, licence, load_base_records, snapshot
 
 ENGINE_ASSETS = ("asset_engine_composer", "asset_model_minilm_l6_v2", "asset_soundfont_timgm6mb")
 ALL = (*ENGINE_ASSETS, "asset_seed_001")
@@ -240,16 +240,9 @@ def test_domain_modules_do_not_import_heavy_frameworks():
 def test_snapshot_round_trips_through_the_warehouse_and_hostile_terms_stay_data(open_warehouse):
     from maestro_ai.rights_snapshot import gate_prompt, load_snapshot
 
-    holders, assets, licences, terms = base_records()
+    _, _, licences, terms = base_records()
     with open_warehouse() as wh:
-        wh.upsert("RIGHTS_HOLDERS", [{"HOLDER_ID": h.holder_id, "NAME": h.name, "KIND": h.kind} for h in holders])
-        wh.upsert("ASSETS", [{"ASSET_ID": a.asset_id, "KIND": a.kind, "URI": f"file:///{a.asset_id}",
-                              "SHA256": a.sha256, "HOLDER_ID": a.holder_id, "TITLE": a.title} for a in assets])
-        wh.upsert("LICENSES", [{"LICENSE_ID": lic.license_id, "ASSET_ID": lic.asset_id, "HOLDER_ID": lic.holder_id,
-                                "TERRITORIES": sorted(lic.territories), "USAGES": sorted(lic.usages),
-                                "VALID_FROM": lic.valid_from, "VALID_TO": lic.valid_to,
-                                "SHARE_BPS": lic.share_bps} for lic in licences])
-        wh.upsert("BLOCKED_TERMS", [{"TERM": t.term, "REASON": t.reason} for t in terms])
+        load_base_records(wh)
         wh.upsert("PROMPT_CATALOG", [{
             "PROMPT_ID": "p'; DROP TABLE PROMPT_CATALOG;--", "GENRE": "lofi", "MOOD": "calm",
             "KEY_PHRASES": ["O'BRIEN; drop table licenses;-- remix", "夜の街"], "TEMPO_BPM": 80, "DURATION_S": 30,

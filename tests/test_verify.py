@@ -17,7 +17,7 @@ from maestro_ai.provenance import AssetUse, RunIdentity, build_provenance, write
 from maestro_ai.rights import RightsRequest, gate_request
 from maestro_ai.splits import compute_splits, split_rows
 from maestro_ai.verify import format_report, verify_track
-from tests.plugins.rights import DAY, PLATFORM, base_records, flip_one_sample, write_sine_wav
+from tests.plugins.rights import DAY, PLATFORM, flip_one_sample, load_base_records, write_sine_wav
 
 pytestmark = pytest.mark.slow
 
@@ -47,16 +47,9 @@ def delivered(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("e2e") / "home"
     settings = load_settings(home=home)
     keys = init_keys(home / "keys")
-    holders, assets, licences, terms = base_records()
     with connect(settings) as wh:
         wh.migrate()
-        wh.upsert("RIGHTS_HOLDERS", [{"HOLDER_ID": h.holder_id, "NAME": h.name, "KIND": h.kind} for h in holders])
-        wh.upsert("ASSETS", [{"ASSET_ID": a.asset_id, "KIND": a.kind, "URI": f"file:///{a.asset_id}",
-                              "SHA256": a.sha256, "HOLDER_ID": a.holder_id, "TITLE": a.title} for a in assets])
-        wh.upsert("LICENSES", [{"LICENSE_ID": lic.license_id, "ASSET_ID": lic.asset_id, "HOLDER_ID": lic.holder_id,
-                                "TERRITORIES": sorted(lic.territories), "USAGES": sorted(lic.usages),
-                                "VALID_FROM": lic.valid_from, "VALID_TO": lic.valid_to,
-                                "SHARE_BPS": lic.share_bps} for lic in licences])
+        load_base_records(wh, with_terms=False)
         snapshot = load_snapshot(wh)
     rid = request_id("prompt-rainy", DAY, 0)
     uses = ("asset_engine_composer", "asset_model_minilm_l6_v2", "asset_soundfont_timgm6mb", "asset_seed_001")

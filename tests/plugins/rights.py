@@ -6,6 +6,7 @@ import datetime as dt
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,20 @@ def base_records() -> tuple[list[Holder], list[Asset], list[Licence], list[Block
              BlockedTerm("O'Brien; DROP TABLE LICENSES;--", "hostile"),
              BlockedTerm("Björk-esque", "artist imitation")]
     return holders, assets, licences, terms
+
+
+def load_base_records(wh: Any, with_terms: bool = True) -> None:
+    """Loads :func:`base_records` into a warehouse (holders, assets, licences and, optionally, blocked terms)."""
+    holders, assets, licences, terms = base_records()
+    wh.upsert("RIGHTS_HOLDERS", [{"HOLDER_ID": h.holder_id, "NAME": h.name, "KIND": h.kind} for h in holders])
+    wh.upsert("ASSETS", [{"ASSET_ID": a.asset_id, "KIND": a.kind, "URI": f"file:///{a.asset_id}",
+                          "SHA256": a.sha256, "HOLDER_ID": a.holder_id, "TITLE": a.title} for a in assets])
+    wh.upsert("LICENSES", [{"LICENSE_ID": lic.license_id, "ASSET_ID": lic.asset_id, "HOLDER_ID": lic.holder_id,
+                            "TERRITORIES": sorted(lic.territories), "USAGES": sorted(lic.usages),
+                            "VALID_FROM": lic.valid_from, "VALID_TO": lic.valid_to,
+                            "SHARE_BPS": lic.share_bps} for lic in licences])
+    if with_terms:
+        wh.upsert("BLOCKED_TERMS", [{"TERM": t.term, "REASON": t.reason} for t in terms])
 
 
 def snapshot(extra_licences: tuple[Licence, ...] = (), replace: bool = False, **kwargs: object) -> RightsSnapshot:
