@@ -5,7 +5,7 @@ Each file starts with a header that documents it::
     -- name: top_tracks_by_streams
     -- description: The most streamed tracks ...
     -- param: start_date date - first day, YYYY-MM-DD
-    -- param: top_n int 20 - how many tracks          (type: str | int | date; a default after the type is optional)
+    -- param: top_n int 20 - how many tracks          (type: str | int | date | month; a default is optional)
     -- materialize: yes                                (the daily refresh DAG stores it as ANALYTICS_<NAME>)
 
 The SQL is Snowflake's dialect and runs unchanged on DuckDB (through the warehouse layer's transpile) and on
@@ -31,10 +31,13 @@ from maestro_ai.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 ANALYTICS_DIR = Path(__file__).resolve().parents[1] / "sql" / "analytics"
-PARAM_TYPES = ("str", "int", "date")
+PARAM_TYPES = ("str", "int", "date", "month")
 FORMATS = ("table", "csv", "parquet")
 _HEADER = re.compile(r"--\s*(name|description|param|materialize):\s*(.*)")
-_PARAM = re.compile(r"(\w+)\s+(str|int|date)(?:\s+(\S+))?\s+-\s+(.*)")
+_PARAM = re.compile(rf"(\w+)\s+({'|'.join(PARAM_TYPES)})(?:\s+(\S+))?\s+-\s+(.*)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fromisoformat alone also takes '20261120', '2026-W47-5'
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])", re.ASCII)
+_ACCEPTED = {"int": "an integer", "date": "a date YYYY-MM-DD", "month": "a month YYYY-MM"}
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,23 @@ class QueryParam:
     description: str
 
     def convert(self, raw: str) -> Any:
-        """The bind value for ``raw`` text. Raises InputError naming the parameter when it does not parse."""
+        """The bind value for ``raw`` text: ``int``, ``date`` (a ``datetime.date``), ``month`` or ``str`` as text.
+
+        Raises:
+            InputError: naming the parameter when ``raw`` does not parse as its type (dates and months must be
+                written exactly ``YYYY-MM-DD`` and ``YYYY-MM``).
+        """
         try:
             if self.type == "int":
                 return int(raw)
             if self.type == "date":
+                if not _DATE.fullmatch(raw):
+                    raise ValueError(raw)
                 return date.fromisoformat(raw)
+            if self.type == "month" and not _MONTH.fullmatch(raw):
+                raise ValueError(raw)
         except ValueError:
-            accepted = "an integer" if self.type == "int" else "a date YYYY-MM-DD"
-            raise InputError(self.name, f"{raw!r} is not {accepted}") from None
+            raise InputError(self.name, f"{raw!r} is not {_ACCEPTED[self.type]}") from None
         return raw
 
 
@@ -142,17 +153,43 @@ def run_query(wh: Warehouse, name: str, params: Mapping[str, str] | None = None)
     return wh.query(query.sql, query.bind(params or {}))
 
 
-def write_result(table: pa.Table, fmt: str, path: Path) -> Path:
-    """Writes a result as ``csv`` or ``parquet`` (temp file + rename). Raises InputError naming ``format``."""
+def check_output_path(path: Path, field: str = "out") -> Path:
+    """``path`` when a result file can go there: not a directory, in a directory that exists.
 
+    Call it before running a query, so a bad target is refused before the warehouse does any work.
+
+    Raises:
+        InputError: naming ``field`` (the CLI passes ``--out``).
+    """
+    if path.is_dir():
+        raise InputError(field, f"{path} is a directory; give the path of a file to write")
+    if path.exists() and not path.is_file():
+        raise InputError(field, f"{path} exists and is not a regular file")
+    parent = path.parent
+    if not parent.exists():
+        raise InputError(field, f"the directory {parent} does not exist")
+    if not parent.is_dir():
+        raise InputError(field, f"{parent} is not a directory, so {path.name} cannot be written in it")
+    return path
+
+
+def write_result(table: pa.Table, fmt: str, path: Path, field: str = "out") -> Path:
+    """Writes a result as ``csv`` or ``parquet`` (temp file + rename).
+
+    Raises:
+        InputError: naming ``format`` for other formats, or ``field`` when ``path`` cannot be written.
+    """
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     if fmt not in ("csv", "parquet"):
         raise InputError("format", f"{fmt!r} cannot be written to a file; accepted: csv, parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        (pcsv.write_csv if fmt == "csv" else pq.write_table)(table, tmp)
+    check_output_path(path, field)
+    try:
+        with atomic_path(path) as tmp:
+            (pcsv.write_csv if fmt == "csv" else pq.write_table)(table, tmp)
+    except OSError as exc:
+        raise InputError(field, f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

@@ -1,6 +1,7 @@
 """Atomic file writes: a temporary file in the target's directory, fsync, then ``os.replace``.
 
-A reader sees the old file or the new one, never half of one, and a failure leaves no partial or temporary file.
+A reader sees the old file or the new one, never half of one, and a failure leaves no partial or temporary file:
+:func:`write_files_atomic` puts back the files it had already replaced.
 Every writer of finished artefacts (audio, MIDI, sidecars, keys, exports) goes through here.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -42,8 +44,15 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = DE
 
 
 def write_files_atomic(files: Mapping[Path, bytes], mode: int = DEFAULT_MODE) -> None:
-    """Writes several files all or nothing: if one fails, those already renamed into place by this call go too."""
+    """Writes several files all or nothing.
+
+    Each file is staged beside its target first. A target that already exists keeps a second name (a hard link,
+    or a copy where the file system has none) until every rename is done, so when one rename fails the targets
+    this call already replaced get their old bytes back and those it created are removed. On success the backups
+    are deleted.
+    """
     staged: list[tuple[str, Path]] = []
+    backups: dict[Path, str] = {}
     placed: list[Path] = []
     try:
         for path, data in files.items():
@@ -55,11 +64,48 @@ def write_files_atomic(files: Mapping[Path, bytes], mode: int = DEFAULT_MODE) ->
                 fh.flush()
                 os.fsync(fh.fileno())
         for tmp, path in staged:
+            if os.path.lexists(path) and not path.is_dir():
+                backups[path] = _backup(path)
             os.replace(tmp, path)
             placed.append(path)
     except BaseException:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
-        for path in placed:
-            path.unlink(missing_ok=True)
+        _roll_back(placed, backups)
         raise
+    for backup in backups.values():
+        Path(backup).unlink(missing_ok=True)
+
+
+def _backup(path: Path) -> str:
+    """A second name for the file now at ``path``, in the same directory: a hard link, else a copy."""
+    fd, backup = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
+    os.close(fd)
+    os.unlink(backup)  # mkstemp reserved a fresh name; link() needs it free
+    try:
+        try:
+            os.link(path, backup, follow_symlinks=False)
+        except OSError:  # no hard links on this file system (some network and FUSE mounts): keep a copy
+            shutil.copy2(path, backup, follow_symlinks=False)
+    except BaseException:
+        Path(backup).unlink(missing_ok=True)
+        raise
+    return backup
+
+
+def _roll_back(placed: list[Path], backups: Mapping[Path, str]) -> None:
+    """Puts back the old file of each replaced target, removes the targets this call created, drops the backups.
+
+    Best effort, so that the error that caused the roll-back is the one raised: a backup that cannot be put back
+    stays beside its target rather than being lost.
+    """
+    for path in reversed(placed):
+        with contextlib.suppress(OSError):
+            if path in backups:
+                os.replace(backups[path], path)
+            else:
+                path.unlink(missing_ok=True)
+    for path, backup in backups.items():
+        if path not in placed:
+            with contextlib.suppress(OSError):
+                Path(backup).unlink(missing_ok=True)

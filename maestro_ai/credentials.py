@@ -76,12 +76,13 @@ class Credentials:
     """What a reader found in a file.
 
     Attributes:
-        present: a C2PA manifest is embedded.
+        present: a readable C2PA manifest is embedded.
         state: c2pa's validation state: ``Trusted``, ``Valid`` (signature fine, signer not trusted) or ``Invalid``.
         track: the ``org.maestro.track`` assertion's data, if any.
         actions: the ``c2pa.actions`` assertion's actions.
         failures: (code, explanation) pairs c2pa reported, e.g. ``assertion.dataHash.mismatch``.
         signer: the signing certificate's common name and issuer.
+        error: why the file could not be read (empty, truncated, not parseable); ``present`` is then False.
     """
 
     present: bool
@@ -104,6 +105,17 @@ def mime_type(path: str | Path) -> str:
         raise InputError("audio_path", f"{Path(path).name}: Content Credentials are embedded in WAV and FLAC only, "
                                        f"not {suffix or 'files without a suffix'}")
     return MIME_BY_SUFFIX[suffix]
+
+
+def existing_audio_file(path: str | Path) -> Path:
+    """``path`` when it is an existing regular file; InputError naming ``audio_path`` otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("audio_path", f"{path} is a directory, not a WAV or FLAC file")
+    if not path.is_file():
+        raise InputError("audio_path", f"{path} does not exist" if not path.exists()
+                         else f"{path} is not a regular file")
+    return path
 
 
 def sign_audio(path: str | Path, manifest_fields: ManifestFields, key_config: KeyConfig,
@@ -130,11 +142,9 @@ def sign_audio(path: str | Path, manifest_fields: ManifestFields, key_config: Ke
     """
     import c2pa
 
-    path = Path(path)
+    path = existing_audio_file(path)
     dest = Path(dest) if dest is not None else path
     mime = mime_type(path)
-    if not path.is_file():
-        raise InputError("audio_path", f"{path} does not exist")
     cert_pem, key_pem = key_config.read_signing_material()
     try:
         info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, cert_pem, key_pem, None)
@@ -151,17 +161,20 @@ def sign_audio(path: str | Path, manifest_fields: ManifestFields, key_config: Ke
 def read_credentials(path: str | Path, key_config: KeyConfig) -> Credentials:
     """Reads and validates the manifest of ``path`` with the configured CA as the only trust anchor.
 
+    A file the SDK cannot parse (empty, truncated, not RIFF/FLAC) has no readable manifest: ``present`` is False
+    and ``error`` says why.
+
     Raises:
         ConfigError: the trust anchor is missing or unreadable.
-        InputError: the file does not exist or is not WAV/FLAC.
+        InputError: the file does not exist, is a directory or is not WAV/FLAC.
     """
     import c2pa
 
-    path = Path(path)
+    path = existing_audio_file(path)
     mime = mime_type(path)
-    if not path.is_file():
-        raise InputError("audio_path", f"{path} does not exist")
     anchor = key_config.read_trust_anchor()
+    if path.stat().st_size == 0:
+        return Credentials(present=False, state="Invalid", error="the file is empty")
     settings = {"trust": {"trust_anchors": anchor}, "verify": {"verify_trust": True}}
     try:
         with c2pa.Context.from_dict(settings) as context, open(path, "rb") as fh:
@@ -172,8 +185,8 @@ def read_credentials(path: str | Path, key_config: KeyConfig) -> Credentials:
                 manifest = reader.get_active_manifest() or {}
                 state = reader.get_validation_state()
                 results = reader.get_validation_results() or {}
-    except c2pa.C2paError as exc:
-        return Credentials(present=True, state="Invalid", error=str(exc), failures=(("c2pa.error", str(exc)),))
+    except c2pa.C2paError as exc:  # the SDK could not parse the file, so it found no manifest to validate
+        return Credentials(present=False, state="Invalid", error=str(exc), failures=(("c2pa.error", str(exc)),))
     assertions = {a.get("label"): a.get("data") for a in manifest.get("assertions", [])}
     actions = (assertions.get("c2pa.actions.v2") or assertions.get("c2pa.actions") or {}).get("actions", [])
     failures = tuple((f.get("code", ""), f.get("explanation", ""))
@@ -184,6 +197,8 @@ def read_credentials(path: str | Path, key_config: KeyConfig) -> Credentials:
 
 def describe_failures(creds: Credentials) -> str:
     """One human sentence for why a manifest did not verify."""
+    if not creds.present and creds.error:
+        return f"no readable C2PA manifest: {creds.error}"
     if not creds.present:
         return "no C2PA manifest is embedded: it was stripped, or the file was never signed"
     codes = {code for code, _ in creds.failures}

@@ -9,7 +9,8 @@
     print(track_metadata['title'], track_metadata['tempo'])
 
 Construction is cheap: the engine (SoundFont, embedding model) is built on the first ``generate_track`` and
-shared by every generator in the process.
+shared by every generator in the process. ``gen.check(input_data, duration_seconds=180)`` validates a request the
+same way without building it (a CLI or a form can refuse bad input at once).
 """
 
 from __future__ import annotations
@@ -95,12 +96,41 @@ class MusicGenerator:
         Raises:
             InputError: names the offending field (``input_data``, ``tempo_bpm``, ``melody_midi``, ``output_dir``...).
         """
-        request = self._request(input_data, duration_seconds, seed, variation)
+        request = self._checked_request(input_data, duration_seconds, seed, variation)
         result = self.engine.generate(request, self._output_dir(), progress=progress)
         metadata = dict(result.metadata)
         if variation is not None:
             metadata["variation"] = {k: variation[k] for k in VARIATION_KEYS if k in variation}
         return metadata, str(result.audio_path)
+
+    def check(self, input_data: Mapping[str, Any], duration_seconds: float = 180, seed: int | None = None,
+              variation: Mapping[str, Any] | None = None) -> None:
+        """Validates a request exactly as :meth:`generate_track` would, without building the engine.
+
+        No SoundFont or text model is loaded and nothing is written, so this costs milliseconds: every field
+        (``input_data`` keys, ``tempo_bpm``, ``duration_seconds``, ``key``, ``key_phrases``, ``time_signature``,
+        ``instrumentation``, ``melody_midi``, ``seed``, ``variation``) is checked against the limits in
+        :mod:`maestro_ai.limits`. The output directory is checked only when generating.
+
+        Args:
+            input_data: as for :meth:`generate_track`.
+            duration_seconds: as for :meth:`generate_track`.
+            seed: as for :meth:`generate_track`.
+            variation: as for :meth:`generate_track`.
+
+        Raises:
+            InputError: naming the offending field.
+        """
+        self._checked_request(input_data, duration_seconds, seed, variation)
+
+    def _checked_request(self, input_data: Mapping[str, Any], duration_seconds: float, seed: int | None,
+                         variation: Mapping[str, Any] | None) -> Any:
+        """The request ``generate_track`` hands the engine, after checking it (the engine normalises it itself)."""
+        from inference.composer.engine import check_request
+
+        request = self._request(input_data, duration_seconds, seed, variation)
+        check_request(request)
+        return request
 
     def _request(self, input_data: Mapping[str, Any], duration_seconds: float, seed: int | None,
                  variation: Mapping[str, Any] | None) -> Any:

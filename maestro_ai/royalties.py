@@ -103,7 +103,7 @@ def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult
     report = RoyaltyReport(
         period=period,
         unallocated=tuple(UnallocatedPool(t, c, from_micros(m)) for (t, c), m in pools.items() if t not in paid),
-        **{k.lower(): int(v) for k, v in counts.items()},
+        **{k.lower(): int(v or 0) for k, v in counts.items()},  # COUNT_IF over no events is NULL on DuckDB
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     ledger_path, statements_path = out_dir / "ledger.parquet", out_dir / "statements.parquet"

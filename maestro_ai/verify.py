@@ -2,7 +2,8 @@
 
 Checks, in order (each reported with a reason; the file verifies only when every one holds):
 
-1. ``manifest``: a C2PA manifest is embedded.
+1. ``manifest``: a readable C2PA manifest is embedded and names its signer (an empty, truncated or unparseable
+   file fails here).
 2. ``signature``: it validates, chained to the configured CA (validation state ``Trusted``, no failures). A
    changed byte anywhere outside the manifest breaks C2PA's data hash.
 3. ``assertion``: the ``org.maestro.track`` assertion names a track id, a well-formed ISRC and a provenance hash.
@@ -68,7 +69,7 @@ def verify_track(audio_path: str | Path, settings: Any, key_config: KeyConfig | 
         wh: an open warehouse to use instead of connecting with ``settings``.
 
     Raises:
-        InputError: the file does not exist or is not WAV/FLAC.
+        InputError: the file does not exist, is a directory or is not WAV/FLAC.
         ConfigError: the trust anchor is missing or unreadable.
     """
     path = Path(audio_path)
@@ -77,7 +78,9 @@ def verify_track(audio_path: str | Path, settings: Any, key_config: KeyConfig | 
     checks: list[Check] = []
     if not creds.present:
         return VerifyReport(path, (Check("manifest", False, describe_failures(creds)),))
-    checks.append(Check("manifest", True, f"C2PA manifest signed by {_signer(creds)}"))
+    signer = _signer(creds)
+    checks.append(Check("manifest", True, f"C2PA manifest signed by {signer}") if signer else
+                  Check("manifest", False, "the C2PA manifest names no signer (no signature info)"))
     checks.append(Check("signature", creds.trusted,
                         "valid, chained to the configured CA" if creds.trusted else describe_failures(creds)))
     track = dict(creds.track or {})
@@ -162,9 +165,13 @@ def _db_checks(checks: list[Check], rows: list[dict[str, Any]], owners: list[str
     return record
 
 
-def _signer(creds: Credentials) -> str:
+def _signer(creds: Credentials) -> str | None:
+    """The signing certificate as 'common name (issuer ...)', or None when the manifest does not say."""
     info = creds.signer or {}
-    return f"{info.get('common_name', '?')} (issuer {info.get('issuer', '?')})"
+    name, issuer = info.get("common_name"), info.get("issuer")
+    if not name:
+        return None
+    return f"{name} (issuer {issuer})" if issuer else str(name)
 
 
 def format_report(report: VerifyReport) -> str:

@@ -175,10 +175,10 @@ def test_importing_and_constructing_the_api_loads_no_heavy_libraries() -> None:
 
 
 def test_cli_generate_prints_json_metadata(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from maestro_ai.cli import main
+    from maestro_ai.cli import run
 
-    main(["generate", "--genre", "techno", "--mood", "dark", "--tempo", "130", "--melody", "Am F", "--duration", "6",
-          "--seed", "7", "--out", str(tmp_path), "--json"])
+    assert run(["generate", "--genre", "techno", "--mood", "dark", "--tempo", "130", "--melody", "Am F",
+                "--duration", "6", "--seed", "7", "--out", str(tmp_path), "--json"]) == 0
     metadata = json.loads(capsys.readouterr().out)
     assert metadata["tempo"] == 130 and metadata["seed"] == 7 and Path(metadata["audio_path"]).is_file()
 

@@ -78,8 +78,11 @@ def parse_seed(value: object) -> SeedMaterial:
 
 
 def _read_path(path: Path) -> bytes:
+    if path.is_dir():
+        raise InputError(FIELD, f"{str(path)!r} is a directory, not a .mid file")
     if not path.is_file():
-        raise InputError(FIELD, f"MIDI file {str(path)!r} does not exist")
+        raise InputError(FIELD, f"MIDI file {str(path)!r} does not exist" if not path.exists()
+                         else f"{str(path)!r} is not a regular file")
     size = path.stat().st_size
     if size > MAX_MIDI_BYTES:
         raise InputError(FIELD, f"MIDI file is {size} bytes; a melody seed may be at most {MAX_MIDI_BYTES} bytes")

@@ -23,9 +23,11 @@ from inference.composer.midi_input import SeedMaterial
 from inference.composer.presets import Genre, Mood, get_genre, get_mood
 from inference.composer.theory import Chord, Key, infer_key, parse_key
 from maestro_ai.errors import InputError
+from maestro_ai.limits import DURATION_RANGE_S, MAX_KEY_PHRASE_CHARS, MAX_KEY_PHRASES, TEMPO_RANGE_BPM
 
-TEMPO_RANGE = (30.0, 300.0)
-DURATION_RANGE = (5.0, 900.0)
+# BPM and seconds, inclusive; maestro_ai.limits is the one source of both.
+TEMPO_RANGE: tuple[float, float] = (float(TEMPO_RANGE_BPM[0]), float(TEMPO_RANGE_BPM[1]))
+DURATION_RANGE: tuple[float, float] = (float(DURATION_RANGE_S[0]), float(DURATION_RANGE_S[1]))
 METRES = tuple(f"{n}/4" for n in range(2, 8))
 _TONICS = (0, 2, 3, 4, 5, 7, 9, 10)  # keys the composer picks when none is asked for: C D Eb E F G A Bb
 _SMALL_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
@@ -89,18 +91,32 @@ def check_number(field: str, value: object, low: float, high: float, unit: str) 
 
 
 def check_phrases(phrases: object) -> tuple[str, ...]:
-    """Key phrases as a tuple of trimmed, non-empty strings."""
+    """Key phrases as a tuple of non-empty strings with white space collapsed.
+
+    At most ``MAX_KEY_PHRASES`` phrases of at most ``MAX_KEY_PHRASE_CHARS`` characters each (after collapsing):
+    the count is checked first, so an oversized request is refused before anything is embedded.
+
+    Raises:
+        InputError: naming ``key_phrases`` (not a list, too many) or ``key_phrases[i]`` (not a string, empty,
+            too long).
+    """
     if phrases is None:
         return ()
     if isinstance(phrases, str | bytes) or not isinstance(phrases, Sequence):
         raise InputError("key_phrases", f"must be a list of strings, got {type(phrases).__name__}")
+    if len(phrases) > MAX_KEY_PHRASES:
+        raise InputError("key_phrases", f"has {len(phrases)} phrases; at most {MAX_KEY_PHRASES} are accepted")
     out = []
     for i, phrase in enumerate(phrases):
         if not isinstance(phrase, str):
             raise InputError(f"key_phrases[{i}]", f"must be a string, got {type(phrase).__name__}")
-        if not phrase.strip():
+        text = " ".join(phrase.split())
+        if not text:
             raise InputError(f"key_phrases[{i}]", "is empty; give a short descriptive phrase")
-        out.append(" ".join(phrase.split()))
+        if len(text) > MAX_KEY_PHRASE_CHARS:
+            raise InputError(f"key_phrases[{i}]", f"is {len(text)} characters long; at most "
+                                                  f"{MAX_KEY_PHRASE_CHARS} are accepted")
+        out.append(text)
     return tuple(out)
 
 
@@ -115,16 +131,20 @@ def parse_metre(value: object) -> int:
 
 
 def make_title(phrases: Sequence[str], genre: Genre, mood: Mood) -> str:
-    """A deterministic title from the key phrases (or from genre and mood when there are none)."""
-    if not phrases:
+    """A deterministic, non-empty title from the key phrases.
+
+    Only phrases that keep a letter or digit once punctuation and symbols are dropped can name the track; when
+    none does (no phrases, or emoji only), the title comes from mood and genre.
+    """
+    titles = [t for t in (_title_case(p) for p in phrases) if any(ch.isalnum() for ch in t)]
+    if not titles:
         return _title_case(f"{mood.name.replace('-', ' ')} {genre.name.replace('-', ' ')}")
     digest = hashlib.sha256("|".join(p.lower() for p in phrases).encode()).digest()
-    main = phrases[digest[0] % len(phrases)]
-    others = [p for p in phrases if p != main]
+    main = titles[digest[0] % len(titles)]
+    others = [t for t in titles if t != main]
     if not others or digest[1] % 3 == 0:
-        return _title_case(main)
-    other = others[digest[2] % len(others)]
-    return f"{_title_case(main)} ({_title_case(other)})"
+        return main
+    return f"{main} ({others[digest[2] % len(others)]})"
 
 
 def _title_case(text: str) -> str:
@@ -150,29 +170,40 @@ def blend_feel(mood: Mood, descriptors: Mapping[str, float] | None) -> Feel:
 def choose_voices(genre: Genre, feel: Feel, rng: np.random.Generator,
                   override: Mapping[str, Any] | None) -> tuple[Voice, ...]:
     """A GM program per role: the ``colour`` descriptor leans warm/acoustic (0) or electronic (1)."""
-    roles = {r.role: r for r in genre.roles}
-    accepted = [*roles, *(["drums"] if genre.kit is not None else [])]
-    override = dict(override or {})
-    if not isinstance(override, dict):
-        raise InputError("instrumentation", "must be a mapping of role -> instrument")
-    for role in override:
-        if role not in accepted:
-            raise InputError("instrumentation",
-                             f"unknown role {role!r} for {genre.name}; accepted: {', '.join(accepted)}")
+    chosen = check_instrumentation(override, genre)
     voices = []
     for role in genre.roles:
         n = len(role.programs)
         idx = int(np.clip(round(feel.colour * (n - 1) + rng.uniform(-0.7, 0.7)), 0, n - 1))
-        program = role.programs[idx]
-        if role.role in override:
-            program = _program(f"instrumentation.{role.role}", override[role.role])
+        program = chosen.get(role.role, role.programs[idx])
         voices.append(Voice(role.role, program, tuple(p for p in role.programs if p != program)))
     if genre.kit is not None:
-        kit = genre.kit
-        if "drums" in override:
-            kit = _kit(override["drums"])
+        kit = chosen.get("drums", genre.kit)
         voices.append(Voice("drums", kit, tuple(k for k in (genre.kit, 0, 8, 24, 25) if k != kit)[:3], True))
     return tuple(voices)
+
+
+def check_instrumentation(value: object, genre: Genre) -> dict[str, int]:
+    """``instrumentation`` as role -> GM program 0..127 (a drum kit number for ``drums``); None means none.
+
+    Raises:
+        InputError: naming ``instrumentation`` (not a mapping, unknown role) or ``instrumentation.<role>``
+            (unknown instrument or kit).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError("instrumentation", "must be a mapping of role -> GM instrument name or program, e.g. "
+                                            f"{{'lead': 'Flute'}}; got {type(value).__name__} {value!r:.60}")
+    programs = {r.role for r in genre.roles}
+    accepted = [*programs, *(["drums"] if genre.kit is not None else [])]
+    chosen = {}
+    for role, instrument in value.items():
+        if role not in accepted:
+            raise InputError("instrumentation",
+                             f"unknown role {role!r} for {genre.name}; accepted: {', '.join(accepted)}")
+        chosen[role] = _program(f"instrumentation.{role}", instrument) if role in programs else _kit(instrument)
+    return chosen
 
 
 def _program(field: str, value: object) -> int:

@@ -41,6 +41,7 @@ def generate(
         if value is not None:
             input_data[name] = value
     generator = MusicGenerator(genre=genre, mood=mood, output_dir=out, audio_format=audio_format)
+    generator.check(input_data, duration_seconds=duration, seed=seed)  # in milliseconds, before the engine loads
     console = Console(stderr=True, quiet=as_json)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:

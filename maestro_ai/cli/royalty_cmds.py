@@ -60,7 +60,7 @@ def analytics_run(
     out: Annotated[Path | None, typer.Option("--out", help="file for csv/parquet (csv defaults to stdout)")] = None,
 ) -> None:
     """Run a named query and print or write its result."""
-    from maestro_ai.analytics import FORMATS, run_query, write_result
+    from maestro_ai.analytics import FORMATS, check_output_path, run_query, write_result
     from maestro_ai.warehouse import connect
 
     if fmt not in FORMATS:
@@ -73,6 +73,8 @@ def analytics_run(
         params[key.strip()] = value
     if fmt == "parquet" and out is None:
         raise InputError("--out", "is required with --format parquet")
+    if out is not None and fmt != "table":
+        check_output_path(out, "--out")
     with connect(load_settings()) as wh:
         result = run_query(wh, name, params)
     if fmt == "table":
@@ -89,5 +91,5 @@ def analytics_run(
         pcsv.write_csv(result, buffer)
         typer.echo(buffer.getvalue().decode(), nl=False)
     else:
-        write_result(result, fmt, out)
+        write_result(result, fmt, out, field="--out")
         console.print(f"wrote {result.num_rows} rows to {out}")

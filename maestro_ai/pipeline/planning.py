@@ -26,14 +26,19 @@ import pyarrow as pa
 
 from maestro_ai import identity
 from maestro_ai.errors import InputError
+from maestro_ai.limits import (
+    DURATION_RANGE_S,
+    MAX_KEY_PHRASE_CHARS,
+    MAX_KEY_PHRASES,
+    MAX_TARGET_COUNT,
+    TEMPO_RANGE_BPM,
+    WARN_TARGET_COUNT,
+)
 from maestro_ai.rights import RightsRequest, RightsSnapshot, gate_request
 
 log = logging.getLogger(__name__)
 
 PLANNED, REJECTED, DONE = "planned", "rejected", "done"
-TEMPO_RANGE = (30, 300)  # BPM the engine accepts
-DURATION_RANGE = (5, 900)  # seconds the engine accepts
-MAX_TARGET_COUNT = 10_000
 _TERRITORY = re.compile(r"[A-Z]{2}")
 
 # The request table every stage passes on; JSON columns are text. Workers read a subset (inference.worker).
@@ -80,6 +85,9 @@ def plan_requests(prompts: Sequence[Mapping[str, Any]], run_id: str, logical_dat
         problems = prompt_problems(prompt, validate_style)
         count = prompt.get("TARGET_COUNT")
         count = count if isinstance(count, int) and 0 <= count <= MAX_TARGET_COUNT else 1
+        if count > WARN_TARGET_COUNT:
+            log.warning("prompt %s plans %d requests in one run (more than %d): is TARGET_COUNT right?", prompt_id,
+                        count, WARN_TARGET_COUNT, extra={"prompt_id": prompt_id, "target_count": count})
         for ordinal in range(count):
             request_id = identity.request_id(id_key(prompt) if id_key else prompt_id, logical_date, ordinal)
             status = DONE if existing.get(request_id) == "generated" else (REJECTED if problems else PLANNED)
@@ -114,7 +122,11 @@ def prompt_problems(prompt: Mapping[str, Any], validate_style: Callable[[str, st
         bad("KEY_PHRASES", "must be a non-empty JSON array of phrases")
     elif not all(isinstance(p, str) and p.strip() for p in phrases):
         bad("KEY_PHRASES", "every phrase must be non-empty text")
-    for column, (low, high) in (("TEMPO_BPM", TEMPO_RANGE), ("DURATION_S", DURATION_RANGE)):
+    elif len(phrases) > MAX_KEY_PHRASES:
+        bad("KEY_PHRASES", f"{len(phrases)} phrases; at most {MAX_KEY_PHRASES} are accepted")
+    elif any(len(" ".join(p.split())) > MAX_KEY_PHRASE_CHARS for p in phrases):
+        bad("KEY_PHRASES", f"a phrase is longer than {MAX_KEY_PHRASE_CHARS} characters")
+    for column, (low, high) in (("TEMPO_BPM", TEMPO_RANGE_BPM), ("DURATION_S", DURATION_RANGE_S)):
         value = prompt.get(column)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             bad(column, f"{value!r} is outside {low}..{high}")

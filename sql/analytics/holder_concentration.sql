@@ -1,6 +1,6 @@
 -- name: holder_concentration
 -- description: Share of a month's payouts going to the top 10 holders, per currency, in percent (2 decimals).
--- param: period str - the month, YYYY-MM
+-- param: period month - the month, YYYY-MM
 -- materialize: no
 WITH RANKED AS (
     SELECT

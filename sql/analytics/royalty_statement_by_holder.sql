@@ -1,6 +1,6 @@
 -- name: royalty_statement_by_holder
 -- description: The royalty statement per holder per month: qualifying streams and amount per currency.
--- param: period str - the month, YYYY-MM
+-- param: period month - the month, YYYY-MM
 -- materialize: no
 SELECT
     s.PERIOD,
