@@ -190,6 +190,19 @@ def model_provenance(model_path: str | Path | None = None) -> ModelProvenance:
     raise ConfigError("model_path", f"no weights file in {path}", " or ".join(_WEIGHT_FILES))
 
 
+def model_weights_problem(model_path: str | Path | None = None) -> ConfigError | None:
+    """Why the text model at ``model_path`` (default: the bundled one) cannot load, without loading it; or None."""
+    try:
+        path = _resolve_model_path(model_path)
+    except ConfigError as exc:
+        return exc
+    if not path.is_dir():
+        return ConfigError("model_path", f"{path} is not a directory", "a sentence-transformers model directory")
+    if not any((path / name).is_file() for name in _WEIGHT_FILES):
+        return ConfigError("model_path", f"no weights file in {path}", " or ".join(_WEIGHT_FILES))
+    return None
+
+
 def phrase_descriptors(phrases: Sequence[str], model_path: str | Path | None = None) -> Descriptors:
     """Map key phrases to musical descriptors.
 

@@ -129,28 +129,71 @@ _LOCK = threading.Lock()
 _INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], Engine] = {}
 
 
+def engine_target(name: str) -> str:
+    """The ``module:Class`` an engine name stands for: a registered name, or an import path given as the name.
+
+    Raises:
+        ConfigError: field ``MAESTRO_ENGINE`` when the name is neither.
+    """
+    if name in ENGINES:
+        return ENGINES[name]
+    module, sep, cls = name.partition(":")
+    if sep and module and cls.isidentifier():
+        return name
+    raise ConfigError("MAESTRO_ENGINE", f"unknown engine {name!r}",
+                      f"{', '.join(ENGINES)}, or an engine class by import path package.module:EngineClass")
+
+
+def engine_class(name: str) -> type:
+    """The engine's class, imported (cheap for the registered engines: heavy parts load in ``__init__``).
+
+    Raises:
+        ConfigError: field ``MAESTRO_ENGINE`` when the module or class cannot be imported.
+    """
+    module_name, _, class_name = engine_target(name).partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError("MAESTRO_ENGINE", f"cannot import engine {name!r}: {type(exc).__name__}: {exc}",
+                          "an importable package.module:EngineClass") from None
+
+
+def engine_problems(name: str, **options: Any) -> list[ConfigError]:
+    """What stops engine ``name`` from being built with ``options``, found without building it (fast).
+
+    An engine class may define ``check(**options) -> list[ConfigError]`` (a static or class method) that looks
+    for its assets (SoundFont, model weights) the way its constructor would load them; engines without one are
+    only checked to import.
+    """
+    try:
+        cls = engine_class(name)
+    except ConfigError as exc:
+        return [exc]
+    check = getattr(cls, "check", None)
+    return list(check(**options)) if callable(check) else []
+
+
 def get_engine(name: str = "composer", *, preload_model: bool = True, **options: Any) -> Engine:
     """The process-wide engine ``name`` built with ``options`` (built on first use, then reused).
 
     Args:
-        name: a key of ``ENGINES``.
+        name: a key of ``ENGINES``, or an engine class by import path (``package.module:EngineClass``).
         preload_model: load the engine's text model now (seconds: torch and sentence-transformers are imported)
             so request latencies stay even. False suits workers whose requests carry precomputed ``descriptors``:
             they never need the model, and one that does loads it lazily. It is not part of the cache key: the
             same engine instance serves both, and asking with True later preloads it then.
-        **options: constructor arguments, e.g. ``soundfont_path=...``, ``embedding_model_path=...``.
+        **options: constructor arguments, e.g. ``soundfont_path=...``, ``embedding_model_path=...``; None values
+            are left out (the engine's default applies).
 
     Raises:
-        ConfigError: field ``engine`` when the name is unknown.
+        ConfigError: field ``MAESTRO_ENGINE`` when the name is unknown or cannot be imported.
     """
-    if name not in ENGINES:
-        raise ConfigError("engine", f"unknown engine {name!r}", ", ".join(ENGINES))
-    cache_key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
+    cache_key = (name, tuple(sorted((k, str(v)) for k, v in options.items() if v is not None)))
+    options = {k: v for k, v in options.items() if v is not None}
     with _LOCK:
         engine = _INSTANCES.get(cache_key)
         if engine is None:
-            module_name, _, class_name = ENGINES[name].partition(":")
-            cls = getattr(importlib.import_module(module_name), class_name)
+            cls = engine_class(name)
             engine = cls(**options, preload_model=preload_model)
             _INSTANCES[cache_key] = engine
             return engine

@@ -62,6 +62,29 @@ def default_soundfont_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2"
 
 
+def soundfont_problem(path: str | Path | None = None) -> ConfigError | None:
+    """Why the SoundFont at ``path`` (default TimGM6mb) cannot be loaded, found cheaply: it must be a readable
+    file with a RIFF ``sfbk`` header (what .sf2 and .sf3 files start with). None when it looks loadable.
+    """
+    try:
+        resolved = Path(path).expanduser().resolve() if path else default_soundfont_path()
+    except ConfigError as exc:
+        return exc
+    accepted = "a General MIDI .sf2/.sf3 file"
+    if not resolved.exists():
+        return ConfigError("soundfont_path", f"{resolved} does not exist", accepted)
+    if not resolved.is_file():
+        return ConfigError("soundfont_path", f"{resolved} is a directory, not a file", accepted)
+    try:
+        with resolved.open("rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        return ConfigError("soundfont_path", f"cannot read {resolved}: {exc.strerror or exc}", accepted)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        return ConfigError("soundfont_path", f"{resolved} is not a SoundFont (no RIFF sfbk header)", accepted)
+    return None
+
+
 def load_soundfont(path: str | Path | None = None) -> tuple[Any, SoundFontInfo]:
     """The parsed SoundFont at ``path`` (default TimGM6mb), loaded once per process.
 

@@ -16,11 +16,13 @@ Secrets are ``SecretStr``: they never appear in ``repr``, logs or ``maestro conf
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -28,9 +30,16 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from maestro_ai.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 WAREHOUSE_SCHEMES = ("duckdb", "snowflake")
 STORAGE_SCHEMES = ("file", "s3", "memory")
 ENGINES = ("composer",)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# An engine outside the registry, named by its import path (a plugin): ``package.module:EngineClass``.
+ENGINE_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+# MAESTRO_* variables that are read directly, not settings (so not warned about as unknown).
+OTHER_VARIABLES = ("MAESTRO_CONFIG", "MAESTRO_TASK_RETRY_DELAY_S", "MAESTRO_GIT_COMMIT", "MAESTRO_IMAGE")
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -41,7 +50,8 @@ class _TomlSource(PydanticBaseSettingsSource):
         path = Path(os.environ.get("MAESTRO_CONFIG", "maestro.toml"))
         self._data: dict[str, Any] = {}
         if os.environ.get("MAESTRO_CONFIG") and not path.is_file():
-            raise ConfigError("MAESTRO_CONFIG", f"file {str(path)!r} does not exist", "a path to a TOML file")
+            problem = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise ConfigError("MAESTRO_CONFIG", f"{str(path)!r} {problem}", "a path to a TOML file")
         if path.is_file():
             try:
                 raw = tomllib.loads(path.read_text())
@@ -69,7 +79,10 @@ class Settings(BaseSettings):
     warehouse_url: str = Field(default="", description="duckdb:///PATH, duckdb:///:memory: or snowflake://")
     storage_url: str = Field(default="", description="file:///PATH, s3://bucket/prefix or memory://prefix")
     ray_address: str = Field(default="", description="empty: local Ray; 'auto' or ray://host:10001")
-    engine: Literal["composer"] = "composer"
+    engine: str = Field(default="composer", description="a registered engine (composer), or an engine class "
+                                                          "by import path package.module:EngineClass")
+    soundfont_path: Path | None = Field(default=None, description="a General MIDI .sf2/.sf3 file for the composer "
+                                                                  "engine (default: the engine's own)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     spark_master: str = Field(default="local[2]", description="Spark master URL for the royalty job")
 
@@ -96,6 +109,12 @@ class Settings(BaseSettings):
     signing_key_path: Path | None = Field(default=None, description="PEM private key (default home/keys)")
     trust_anchor_path: Path | None = Field(default=None, description="PEM CA certificate trusted by verify")
     platform_holder_id: str = Field(default="holder_maestro", description="holder that receives split remainders")
+
+    # Failure budget: a run whose failures look systemic closes ``failed`` (exit 1) instead of reporting success.
+    failure_budget_pct: int = Field(default=20, ge=0, le=100, description="the run fails when more than this "
+                                    "percentage of its attempted requests failed (and at least first_n did)")
+    failure_budget_first_n: int = Field(default=3, ge=1, le=10_000, description="the run also fails when its "
+                                        "first N attempted requests all failed with the same error class")
 
     # ISRC minting (issue: rights and provenance): CC-XXX-YY-NNNNN.
     isrc_country: str = Field(default="ZZ", description="two letters, ISO 3166-1 alpha-2 (ZZ for test codes)")
@@ -133,6 +152,14 @@ class Settings(BaseSettings):
             raise ValueError("accepted: empty (local Ray), 'auto', 'host:port' or 'ray://host:10001'")
         return value
 
+    @field_validator("engine")
+    @classmethod
+    def _check_engine(cls, value: str) -> str:
+        if value not in ENGINES and not ENGINE_IMPORT_PATH.fullmatch(value):
+            raise ValueError(f"unknown engine {value!r}; accepted: {', '.join(ENGINES)}, or an engine class by "
+                             "import path package.module:EngineClass")
+        return value
+
     @field_validator("isrc_country")
     @classmethod
     def _check_country(cls, value: str) -> str:
@@ -150,9 +177,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         home = self.home.expanduser().absolute()
+        if home.exists() and not home.is_dir():
+            raise ConfigError("MAESTRO_HOME", f"{home} is a file, not a directory", "a directory (created if missing)")
         object.__setattr__(self, "home", home)
         if not self.warehouse_url:
             object.__setattr__(self, "warehouse_url", f"duckdb:///{home / 'warehouse.duckdb'}")
+        elif self.warehouse_backend == "duckdb":
+            object.__setattr__(self, "warehouse_url", _resolve_duckdb_url(self.warehouse_url, home))
         if not self.storage_url:
             object.__setattr__(self, "storage_url", f"file://{home / 'tracks'}")
         return self
@@ -210,6 +241,65 @@ class Settings(BaseSettings):
         return out
 
 
+def _resolve_duckdb_url(url: str, home: Path) -> str:
+    """``duckdb:///PATH`` with PATH made absolute and its directory checked.
+
+    As in SQLAlchemy's file URLs, ``duckdb:///warehouse.duckdb`` (three slashes) names a relative path and
+    ``duckdb:////abs/warehouse.duckdb`` (four) an absolute one. A relative path is resolved against MAESTRO_HOME,
+    not the working directory, so the CLI, Airflow tasks and Ray workers (each with its own working directory)
+    open the same file. A missing directory is created only under MAESTRO_HOME; anywhere else it is a mistake.
+    """
+    parsed = urlparse(url)
+    raw = unquote(parsed.path)
+    if raw in ("/:memory:", ":memory:") or parsed.netloc == ":memory:":
+        return url
+    if parsed.netloc:
+        raise ConfigError("MAESTRO_WAREHOUSE_URL", f"{url!r} has a host part {parsed.netloc!r}",
+                          "duckdb:///RELATIVE/PATH.duckdb (under MAESTRO_HOME) or duckdb:////ABSOLUTE/PATH.duckdb")
+    relative = raw.removeprefix("/")
+    if not relative:
+        raise ConfigError("MAESTRO_WAREHOUSE_URL", "duckdb URL has no path",
+                          "duckdb:///RELATIVE/PATH.duckdb (under MAESTRO_HOME) or duckdb:////ABSOLUTE/PATH.duckdb")
+    path = Path(relative) if relative.startswith("/") else home / relative
+    path = Path(os.path.normpath(path))
+    if path.is_dir():
+        raise ConfigError("MAESTRO_WAREHOUSE_URL", f"{path} is a directory", "a path to a .duckdb file")
+    parent = path.parent
+    if not parent.is_dir() and not parent.is_relative_to(home):
+        problem = "is a file" if parent.exists() else "does not exist"
+        raise ConfigError("MAESTRO_WAREHOUSE_URL", f"the directory {parent} of {path} {problem}",
+                          "a path in an existing directory, or under MAESTRO_HOME (created there)")
+    return f"duckdb:///{path}"
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> dict[str, str | None]:
+    """``MAESTRO_*`` variables that name no setting: each with the closest setting's variable (or None).
+
+    A typo (``MAESTRO_WAREHOSE_URL``) would otherwise be ignored silently and the default used instead.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    known = {f"MAESTRO_{name.upper()}" for name in Settings.model_fields}
+    out: dict[str, str | None] = {}
+    for name in sorted(environ):
+        if name.startswith("MAESTRO_") and name not in known and name not in OTHER_VARIABLES:
+            close = difflib.get_close_matches(name, sorted(known | set(OTHER_VARIABLES)), n=1, cutoff=0.75)
+            out[name] = close[0] if close else None
+    return out
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_unknown_variables() -> None:
+    for name, close in unknown_variables().items():
+        if name in _WARNED:
+            continue
+        _WARNED.add(name)
+        hint = f"; did you mean {close}?" if close else ""
+        log.warning("%s is not a Maestro setting and is ignored%s", name, hint,
+                    extra={"variable": name, "closest": close or ""})
+
+
 def _airflow_connection_args(conn_id: str) -> dict[str, Any]:
     """Credentials from an Airflow connection (imported lazily: Airflow is only needed when this is used)."""
     try:
@@ -252,10 +342,14 @@ def _load_private_key(path: Path, passphrase: SecretStr | None) -> bytes:
 
 def load_settings(**overrides: Any) -> Settings:
     """Builds Settings, turning pydantic's errors into one ConfigError that names the setting."""
+    _warn_unknown_variables()
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):  # a validator that already names its setting
+            raise ConfigError(cause.field, str(cause).removeprefix(f"{cause.field}: ")) from None
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         env_name = f"MAESTRO_{field.upper()}"
         problem = err["msg"].removeprefix("Value error, ")
@@ -266,4 +360,9 @@ def _accepted(field: str) -> str:
     info = Settings.model_fields.get(field)
     if info is None:
         return "one of: " + ", ".join(sorted(f"MAESTRO_{n.upper()}" for n in Settings.model_fields))
-    return info.description or str(info.annotation)
+    if info.description:
+        return info.description
+    choices = get_args(info.annotation)
+    if get_origin(info.annotation) is Literal and choices:
+        return ", ".join(map(str, choices))
+    return getattr(info.annotation, "__name__", str(info.annotation))

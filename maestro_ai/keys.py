@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # Settings fields read when present (requested from the lead): MAESTRO_SIGNING_CERT_PATH, MAESTRO_SIGNING_KEY_PATH,
 # MAESTRO_TRUST_ANCHOR_PATH. Until they exist the defaults under $MAESTRO_HOME/keys apply.
 CERT_SETTING, KEY_SETTING, ANCHOR_SETTING = "signing_cert_path", "signing_key_path", "trust_anchor_path"
+# The common name of the CA that `maestro init` / `maestro keys init` create: it marks development keys.
+DEVELOPMENT_CA_NAME = "Maestro Development CA"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,19 @@ class KeyConfig:
                               f"{self.cert_path}", "the private key of the signing certificate")
         return cert_pem, key_pem
 
+    def is_development(self) -> bool:
+        """True when the signing certificate was issued by a development CA of ``init_keys`` (never for production
+        keys); provenance records it, so a track signed with development keys says so.
+        """
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        try:
+            leaf = x509.load_pem_x509_certificates(self.cert_path.read_bytes())[0]
+        except (OSError, ValueError, IndexError):
+            return False
+        return any(a.value == DEVELOPMENT_CA_NAME for a in leaf.issuer.get_attributes_for_oid(NameOID.COMMON_NAME))
+
     def read_trust_anchor(self) -> str:
         """The trust anchor PEM text. Raises ConfigError naming MAESTRO_TRUST_ANCHOR_PATH."""
         from cryptography import x509
@@ -114,11 +129,16 @@ def init_keys(keys_dir: Path, *, force: bool = False, organization: str = "Maest
     if existing and not force:
         raise InputError("keys_dir", f"{keys_dir} already holds keys ({', '.join(p.name for p in existing)}); "
                                      "pass --force to replace them")
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        keys_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (keys_dir, *keys_dir.parents) if p.exists()), keys_dir)
+        problem = f"{blocker} is a file, not a directory" if not blocker.is_dir() else exc.strerror or str(exc)
+        raise InputError("keys_dir", f"cannot create {keys_dir}: {problem}") from None
     os.chmod(keys_dir, 0o700)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Maestro Development CA"),
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DEVELOPMENT_CA_NAME),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number())
@@ -154,6 +174,21 @@ def init_keys(keys_dir: Path, *, force: bool = False, organization: str = "Maest
     _write(paths.cert_path, pem(leaf) + pem(ca), 0o644)
     log.info("created development CA and signing certificate in %s", keys_dir)
     return paths
+
+
+def ensure_development_keys(settings: Any) -> KeyConfig | None:
+    """On a home with no signing keys and none configured, creates development keys under ``$MAESTRO_HOME/keys``.
+
+    Returns the new keys' paths, or None when nothing was created: keys are configured (production keys are
+    never invented: a configured path that is missing fails the run's preflight instead), or keys already exist.
+    """
+    if getattr(settings, CERT_SETTING, None) or getattr(settings, KEY_SETTING, None):
+        return None
+    config = KeyConfig.from_settings(settings)
+    keys_dir = default_keys_dir(settings)
+    if any(p.exists() for p in (config.cert_path, config.key_path, config.trust_anchor_path, keys_dir / "ca.key")):
+        return None
+    return init_keys(keys_dir)
 
 
 def _key_usage(sign: bool) -> Any:

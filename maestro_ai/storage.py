@@ -106,7 +106,13 @@ class TrackStore:
                               "file:///PATH, s3://bucket/prefix, memory://prefix") from None
         self.root = posixpath.normpath(root.rstrip("/") or "/")
         if self.protocol == "file":
-            Path(self.root).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.root).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                blocker = next((p for p in (Path(self.root), *Path(self.root).parents) if p.exists()), None)
+                problem = (f"{blocker} is a file, not a directory" if blocker is not None and not blocker.is_dir()
+                           else f"cannot create {self.root}: {exc.strerror or exc}")
+                raise ConfigError("MAESTRO_STORAGE_URL", problem, "a file:// URL of a writable directory") from None
 
     # -- paths ---------------------------------------------------------------------------------------------
     def _path(self, key: str) -> str:

@@ -118,3 +118,52 @@ def test_secrets_never_show_in_repr_or_the_public_view() -> None:
     view = s.public_view()
     assert view["snowflake_password"] == "***"
     assert "hunter2" not in str(view)
+
+
+def test_a_mistyped_variable_is_warned_about_naming_the_closest_setting(tmp_path, monkeypatch, caplog):
+    from maestro_ai import config
+
+    monkeypatch.setenv("MAESTRO_WAREHOSE_URL", "duckdb:///x.duckdb")
+    monkeypatch.setattr(config, "_WARNED", set())
+    with caplog.at_level("WARNING", logger="maestro_ai.config"):
+        load_settings(home=tmp_path)
+    assert "MAESTRO_WAREHOSE_URL is not a Maestro setting" in caplog.text
+    assert "did you mean MAESTRO_WAREHOUSE_URL?" in caplog.text
+    assert config.unknown_variables({"MAESTRO_HOME": "x", "MAESTRO_CONFIG": "y", "MAESTRO_ZZZQQQ": "1"}) == {
+        "MAESTRO_ZZZQQQ": None}
+
+
+def test_a_relative_duckdb_path_is_resolved_under_maestro_home(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    s = load_settings(home=tmp_path / "h", warehouse_url="duckdb:///sub/w.duckdb")
+    assert s.warehouse_url == f"duckdb:///{tmp_path / 'h' / 'sub' / 'w.duckdb'}"
+    absolute = load_settings(home=tmp_path / "h", warehouse_url=f"duckdb:///{tmp_path / 'abs.duckdb'}")
+    assert absolute.warehouse_url == f"duckdb:///{tmp_path / 'abs.duckdb'}"
+
+
+def test_a_duckdb_path_in_a_missing_directory_outside_home_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_settings(home=tmp_path / "h", warehouse_url="duckdb:////nonexistent/dir/w.duckdb")
+    assert info.value.field == "MAESTRO_WAREHOUSE_URL" and "/nonexistent/dir" in str(info.value)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        load_settings(home=tmp_path / "h", warehouse_url=f"duckdb:///{tmp_path / 'afile' / 'w.duckdb'}")
+
+
+def test_an_unknown_engine_lists_what_is_accepted_in_words(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_settings(home=tmp_path, engine="musicgen-xl")
+    assert "typing" not in str(info.value) and "accepted: composer" in str(info.value)
+    assert load_settings(home=tmp_path, engine="my_pkg.engines:MyEngine").engine == "my_pkg.engines:MyEngine"
+
+
+def test_a_literal_setting_names_its_choices_not_its_type(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_settings(home=tmp_path, log_level="LOUD")
+    assert "Literal" not in str(info.value) and "DEBUG" in str(info.value)
+
+
+def test_maestro_config_that_is_a_directory_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAESTRO_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigError, match="is a directory, not a file"):
+        load_settings(home=tmp_path)

@@ -24,10 +24,19 @@ import numpy as np
 
 from inference.composer.arrangement import Arrangement, arrange
 from inference.composer.midi_input import SeedMaterial, parse_seed
-from inference.composer.plan import DURATION_RANGE, TEMPO_RANGE, Plan, check_number, check_phrases, make_plan
+from inference.composer.plan import (
+    DURATION_RANGE,
+    TEMPO_RANGE,
+    Plan,
+    check_instrumentation,
+    check_number,
+    check_phrases,
+    make_plan,
+    parse_metre,
+)
 from inference.descriptors import AXES
 from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
-from maestro_ai.errors import InputError
+from maestro_ai.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +82,17 @@ class ComposerEngine:
         self._custom_font = soundfont_path is not None
         if preload_model:
             self.preload()
+
+    @staticmethod
+    def check(soundfont_path: str | Path | None = None, embedding_model_path: str | Path | None = None,
+              **_: Any) -> list[ConfigError]:
+        """What would stop this engine from building with these options, found in milliseconds (nothing loaded):
+        the SoundFont must be a readable SoundFont file, the text model directory must hold its weights.
+        """
+        from inference.descriptors import model_weights_problem
+        from inference.render import soundfont_problem
+
+        return [p for p in (soundfont_problem(soundfont_path), model_weights_problem(embedding_model_path)) if p]
 
     def preload(self) -> None:
         """Loads the embedding model now (a few seconds once per process; later calls cost nothing)."""
@@ -168,19 +188,28 @@ class ComposerEngine:
 
 
 def validate(request: GenerationRequest) -> GenerationRequest:
-    """Check every field of ``request``; returns it with numbers normalised (InputError names the field)."""
+    """Check every field of ``request`` but the melody seed; returns it with numbers normalised.
+
+    Cheap and free of I/O: it loads no SoundFont or text model, so callers may run it before building an engine
+    (``MusicGenerator.check``). The melody seed is checked by :func:`inference.composer.midi_input.parse_seed`.
+
+    Raises:
+        InputError: naming the offending field.
+    """
     from dataclasses import replace
 
     from inference.composer.presets import get_genre, get_mood
     from inference.composer.theory import parse_key
 
-    get_genre(request.genre)
+    genre = get_genre(request.genre)
     get_mood(request.mood)
     tempo = None if request.tempo_bpm is None else check_number("tempo_bpm", request.tempo_bpm, *TEMPO_RANGE, "BPM")
     duration = check_number("duration_seconds", request.duration_s, *DURATION_RANGE, "seconds")
     phrases = check_phrases(request.key_phrases)
     if request.key is not None:
         parse_key(request.key)
+    parse_metre(request.time_signature)
+    check_instrumentation(request.instrumentation, genre)
     seed = request.seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
         raise InputError("seed", f"must be an integer 0..2**63-1, got {seed!r}")
@@ -193,6 +222,20 @@ def validate(request: GenerationRequest) -> GenerationRequest:
     descriptors = check_descriptors(request.descriptors)
     return replace(request, tempo_bpm=tempo, duration_s=duration, key_phrases=phrases, seed=int(seed), audio_format=fmt,
                    descriptors=descriptors)
+
+
+def check_request(request: GenerationRequest) -> GenerationRequest:
+    """The whole request checked, the melody seed parsed too, without building an engine (no SoundFont, no model).
+
+    Returns the request as :func:`validate` normalises it.
+
+    Raises:
+        InputError: naming the offending field.
+    """
+    request = validate(request)
+    if request.melody is not None:
+        parse_seed(request.melody)
+    return request
 
 
 def check_descriptors(value: object) -> dict[str, float] | None:

@@ -15,7 +15,9 @@ console = Console()
 
 @app.command()
 def init() -> None:
-    """Create MAESTRO_HOME and apply the warehouse migrations (idempotent)."""
+    """Create MAESTRO_HOME, apply the warehouse migrations and, when no signing keys are configured, create
+    development signing keys under MAESTRO_HOME/keys (idempotent)."""
+    from maestro_ai.keys import ensure_development_keys
     from maestro_ai.warehouse import connect
 
     settings = load_settings()
@@ -24,6 +26,11 @@ def init() -> None:
         applied = wh.migrate()
     console.print(f"warehouse [bold]{settings.warehouse_backend}[/] ready; "
                   f"{'applied ' + ', '.join(applied) if applied else 'no pending migrations'}")
+    created = ensure_development_keys(settings)
+    if created is not None:
+        console.print(f"created [bold]development[/] signing keys in {created.cert_path.parent} (tracks signed with "
+                      "them say so in their provenance; set MAESTRO_SIGNING_CERT_PATH and MAESTRO_SIGNING_KEY_PATH "
+                      "for production keys)")
 
 
 @app.command()
