@@ -1,14 +1,18 @@
 """
 ### Maestro catalog generation
 
-Daily. The **logical date is the run date**: prompts active in `PROMPT_CATALOG` are planned into requests with
-deterministic ids and seeds, gated on rights (rejections recorded with reasons), generated on Ray in **shards**
-(a mapped task per shard; workers run QC, sign C2PA manifests and store the audio), then loaded in one MERGE
-transaction (TRACKS, TRACK_PROVENANCE, ROYALTY_SPLITS, request statuses) and the run is closed with counts.
+Daily. A **preflight** task first checks the warehouse, the store, the signing keys and the engine's assets, and
+fails at once (no retries, nothing written) naming the setting at fault. The **logical date is the run date**:
+prompts active in `PROMPT_CATALOG` are planned into requests with deterministic ids and seeds, gated on rights
+(rejections recorded with reasons), generated on Ray in **shards** (a mapped task per shard; workers run QC, sign
+C2PA manifests and store the audio), then loaded in one MERGE transaction (TRACKS, TRACK_PROVENANCE,
+ROYALTY_SPLITS, request statuses) and the run is closed with counts.
 
 Re-running a date changes nothing; an interrupted run re-run ends where an uninterrupted one would.
 XComs carry ids and storage keys only. Snowflake credentials come from the `maestro_snowflake` connection when
-it exists. Params: `duration_s` (override every track's length), `shard_size`, `pool_size`, `batch_size`.
+it exists. Params: `duration_s` (override every track's length), `shard_size`, `pool_size`, `batch_size`, and the
+**failure budget** `failure_budget_pct` / `failure_budget_first_n`: a shard or run over it (e.g. every request
+failing alike) closes the run `failed` with the reason and fails its task, instead of a green run of failed rows.
 """
 
 from __future__ import annotations
@@ -42,12 +46,24 @@ DEFAULT_ARGS = {
         "duration_s": Param(None, type=["null", "integer"], minimum=5, maximum=900),
         "shard_size": Param(16, type="integer", minimum=1),
         "pool_size": Param(2, type="integer", minimum=1),
+        # The failure budget (null: MAESTRO_FAILURE_BUDGET_PCT / _FIRST_N): over it, the run fails instead of
+        # closing green over a batch of failed rows.
+        "failure_budget_pct": Param(None, type=["null", "integer"], minimum=0, maximum=100),
+        "failure_budget_first_n": Param(None, type=["null", "integer"], minimum=1),
         "batch_size": Param(1, type="integer", minimum=1),
     },
 )
 def maestro_catalog_generation():
     @task
-    def open_run() -> str:
+    def preflight() -> dict:
+        from maestro_ai.pipeline import catalog, tasks
+
+        ctx = get_current_context()
+        with tasks.failing_fast():
+            return catalog.preflight_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
+
+    @task
+    def open_run(checked: dict) -> str:
         from maestro_ai.pipeline import catalog, tasks
 
         return catalog.open_stage(tasks.run_context(get_current_context(), DAG_ID))
@@ -57,13 +73,15 @@ def maestro_catalog_generation():
         from maestro_ai.pipeline import catalog, tasks
 
         ctx = get_current_context()
-        return catalog.plan_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
+        with tasks.failing_fast():
+            return catalog.plan_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
 
     @task
     def gate(planned_key: str) -> str:
         from maestro_ai.pipeline import catalog, tasks
 
-        return catalog.gate_stage(tasks.run_context(get_current_context(), DAG_ID), planned_key)
+        with tasks.failing_fast():
+            return catalog.gate_stage(tasks.run_context(get_current_context(), DAG_ID), planned_key)
 
     @task
     def shards(gated_key: str) -> list[dict]:
@@ -78,15 +96,18 @@ def maestro_catalog_generation():
         from maestro_ai.pipeline import catalog, tasks
 
         ctx = get_current_context()
-        return catalog.generate_stage(tasks.run_context(ctx, DAG_ID), shard["gated_key"], shard["shard_no"],
-                                      shard["n_shards"], tasks.options(ctx["params"]))
+        with tasks.failing_fast():
+            return catalog.generate_stage(tasks.run_context(ctx, DAG_ID), shard["gated_key"], shard["shard_no"],
+                                          shard["n_shards"], tasks.options(ctx["params"]))
 
     @task(trigger_rule="none_failed")
     def load(gated_key: str, result_keys: list[str] | None) -> dict:
         from maestro_ai.pipeline import catalog, tasks
 
-        return catalog.load_stage(tasks.run_context(get_current_context(), DAG_ID), gated_key,
-                                  tasks.mapped_results(result_keys))
+        ctx = get_current_context()
+        with tasks.failing_fast():
+            return catalog.load_stage(tasks.run_context(ctx, DAG_ID), gated_key, tasks.mapped_results(result_keys),
+                                      tasks.options(ctx["params"]))
 
     @task(trigger_rule="none_failed")
     def close_run(loaded: dict) -> dict:
@@ -94,7 +115,7 @@ def maestro_catalog_generation():
 
         return catalog.close_stage(tasks.run_context(get_current_context(), DAG_ID))
 
-    gated = gate(plan(open_run()))
+    gated = gate(plan(open_run(preflight())))
     results = generate.expand(shard=shards(gated))
     close_run(load(gated, results))
 

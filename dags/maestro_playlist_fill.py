@@ -7,7 +7,9 @@ order that keeps neighbours within ~8 % tempo and adjacent keys. Generation take
 generation (rights gate, Ray shards, QC, C2PA, storage, one MERGE load).
 
 The run is per day (`maestro_playlist_fill__YYYY-MM-DD`): later hours of the same day re-run it, which changes
-nothing unless a target grew or a request failed. A playlist is never filled past its target.
+nothing unless a target grew or a request failed. A playlist is never filled past its target. As in catalog
+generation, a preflight task runs first, and a run over its failure budget (`failure_budget_pct`,
+`failure_budget_first_n`) fails with the reason instead of closing green.
 """
 
 from __future__ import annotations
@@ -41,11 +43,23 @@ DEFAULT_ARGS = {
         "duration_s": Param(None, type=["null", "integer"], minimum=5, maximum=900),
         "shard_size": Param(16, type="integer", minimum=1),
         "pool_size": Param(2, type="integer", minimum=1),
+        # The failure budget (null: MAESTRO_FAILURE_BUDGET_PCT / _FIRST_N): over it, the run fails instead of
+        # closing green over a batch of failed rows.
+        "failure_budget_pct": Param(None, type=["null", "integer"], minimum=0, maximum=100),
+        "failure_budget_first_n": Param(None, type=["null", "integer"], minimum=1),
     },
 )
 def maestro_playlist_fill():
     @task
-    def open_run() -> str:
+    def preflight() -> dict:
+        from maestro_ai.pipeline import catalog, tasks
+
+        ctx = get_current_context()
+        with tasks.failing_fast():
+            return catalog.preflight_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
+
+    @task
+    def open_run(checked: dict) -> str:
         from maestro_ai.pipeline import catalog, tasks
 
         return catalog.open_stage(tasks.run_context(get_current_context(), DAG_ID))
@@ -55,13 +69,15 @@ def maestro_playlist_fill():
         from maestro_ai.pipeline import playlist, tasks
 
         ctx = get_current_context()
-        return playlist.plan_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
+        with tasks.failing_fast():
+            return playlist.plan_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
 
     @task
     def gate(planned_key: str) -> str:
         from maestro_ai.pipeline import catalog, tasks
 
-        return catalog.gate_stage(tasks.run_context(get_current_context(), DAG_ID), planned_key)
+        with tasks.failing_fast():
+            return catalog.gate_stage(tasks.run_context(get_current_context(), DAG_ID), planned_key)
 
     @task
     def shards(gated_key: str) -> list[dict]:
@@ -76,15 +92,18 @@ def maestro_playlist_fill():
         from maestro_ai.pipeline import catalog, tasks
 
         ctx = get_current_context()
-        return catalog.generate_stage(tasks.run_context(ctx, DAG_ID), shard["gated_key"], shard["shard_no"],
-                                      shard["n_shards"], tasks.options(ctx["params"]))
+        with tasks.failing_fast():
+            return catalog.generate_stage(tasks.run_context(ctx, DAG_ID), shard["gated_key"], shard["shard_no"],
+                                          shard["n_shards"], tasks.options(ctx["params"]))
 
     @task(trigger_rule="none_failed")
     def load(gated_key: str, result_keys: list[str] | None) -> dict:
         from maestro_ai.pipeline import catalog, tasks
 
-        return catalog.load_stage(tasks.run_context(get_current_context(), DAG_ID), gated_key,
-                                  tasks.mapped_results(result_keys))
+        ctx = get_current_context()
+        with tasks.failing_fast():
+            return catalog.load_stage(tasks.run_context(ctx, DAG_ID), gated_key, tasks.mapped_results(result_keys),
+                                      tasks.options(ctx["params"]))
 
     @task(trigger_rule="none_failed")
     def append(loaded: dict) -> dict:
@@ -98,7 +117,7 @@ def maestro_playlist_fill():
 
         return catalog.close_stage(tasks.run_context(get_current_context(), DAG_ID))
 
-    gated = gate(plan(open_run()))
+    gated = gate(plan(open_run(preflight())))
     results = generate.expand(shard=shards(gated))
     close_run(append(load(gated, results)))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +129,12 @@ def actor_resources(cluster: dict[str, float], config: FanoutConfig) -> dict[str
 
 
 def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = None,
-                   ray_address: str = "", actor_cls: type[GeneratorActor] = GeneratorActor) -> pa.Table:
+                   ray_address: str = "", actor_cls: type[GeneratorActor] = GeneratorActor,
+                   stop: Callable[[pa.Table], bool] | None = None) -> pa.Table:
     """Generates every request on a Ray actor pool and returns one result row per request (RESULT_SCHEMA).
+
+    Results stream back batch by batch as actors finish them; ``stop`` sees each batch of results as it arrives,
+    and when it returns True the rest of the work is cancelled (a systemic fault need not fail every request).
 
     Args:
         requests: planned, rights-cleared requests (see ``inference.worker.REQUEST_FIELDS``).
@@ -137,9 +142,10 @@ def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | 
         config: pool and batch sizes, restarts.
         ray_address: '' (local Ray), 'auto' or 'ray://host:10001'.
         actor_cls: the callable class mapped over batches (a subclass can add instrumentation).
+        stop: called with each arriving batch of results; True cancels the requests not yet done.
 
     Returns:
-        Results, one per request, in no particular order.
+        Results, one per request done, in the order they arrived (all requests unless ``stop`` cut the run short).
     """
     config = config or FanoutConfig()
     if requests.num_rows == 0:
@@ -166,8 +172,20 @@ def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | 
             max_task_retries=config.max_task_retries,
             **resources,
         )
-    tables = [ray.get(ref) for ref in ds.to_arrow_refs()]
-    results = pa.concat_tables([t.cast(RESULT_SCHEMA) for t in tables]) if tables else RESULT_SCHEMA.empty_table()
+    tables: list[pa.Table] = []
+    batches = iter(ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=0))
+    try:
+        for table in batches:
+            tables.append(table.cast(RESULT_SCHEMA))
+            if stop is not None and stop(tables[-1]):
+                log.warning("fan-out stopped early", extra={"done": sum(t.num_rows for t in tables),
+                                                            "requests": requests.num_rows})
+                break
+    finally:
+        close = getattr(batches, "close", None)
+        if callable(close):
+            close()  # shuts the streaming executor down, and with it the actor pool
+    results = pa.concat_tables(tables) if tables else RESULT_SCHEMA.empty_table()
     return _one_row_per_request(results)
 
 

@@ -78,6 +78,8 @@ class WorkerSpec:
         threads: threads each numeric library (BLAS, OpenMP) may use in this worker. One by default: a worker
             renders one request at a time and parallelism comes from the actor pool, so more threads per worker
             only oversubscribe the cores that the other workers use.
+        engine_options: the engine's constructor options (e.g. ``soundfont_path``), as the driver's preflight
+            checked them.
     """
 
     storage_url: str
@@ -89,6 +91,7 @@ class WorkerSpec:
     qc: bool = True
     preload_text_model: bool = False
     threads: int = 1
+    engine_options: dict[str, Any] = field(default_factory=dict)
 
 
 class RequestWorker:
@@ -108,12 +111,14 @@ class RequestWorker:
 
         # Heavy parts (SoundFont) load once, here. Text understanding happened in planning (DESCRIPTORS), so the
         # text model is not loaded unless asked for.
-        self.engine = get_engine(spec.engine, preload_model=spec.preload_text_model)
+        self.engine = get_engine(spec.engine, preload_model=spec.preload_text_model, **spec.engine_options)
         self.key_config = None
+        self.development_keys = False
         if spec.sign:
             from maestro_ai.keys import KeyConfig
 
             self.key_config = KeyConfig.from_settings(self.settings)
+            self.development_keys = self.key_config.is_development()
 
     def process(self, request: dict[str, Any]) -> dict[str, Any]:
         """One request in, one result row out (RESULT_SCHEMA); never raises."""
@@ -125,7 +130,8 @@ class RequestWorker:
                 return resumed
             return self._make(req)
         except Exception as exc:  # one bad request never sinks the batch: it becomes a failed row
-            log.warning("request failed", extra={"request_id": request_id, "error": type(exc).__name__})
+            log.warning("request failed: %s: %s", type(exc).__name__, exc, exc_info=True,
+                        extra={"request_id": request_id, "error": type(exc).__name__})
             return self.failure(request, exc)
 
     # -- steps ---------------------------------------------------------------------------------------------------
@@ -201,7 +207,8 @@ class RequestWorker:
             engine_version=str(meta.get("engine_version") or self.engine.version), assets=assets, params=params,
             seed=int(req["SEED"]), license_ids=json.loads(req.get("LICENSE_IDS") or "[]"),
             request_id=req["REQUEST_ID"], isrc=req.get("ISRC"), run=run,
-            extra={"uri": uri, "qc": meta.get("qc"), "title": meta.get("title")})
+            extra={"uri": uri, "qc": meta.get("qc"), "title": meta.get("title"),
+                   "signing": {"signed": self.key_config is not None, "development_keys": self.development_keys}})
         signed = False
         if self.key_config is not None:
             from maestro_ai.credentials import ManifestFields, sign_audio
@@ -250,8 +257,9 @@ class RequestWorker:
         error_class = error_class or type(exc).__name__
         message = message if message is not None else str(exc)
         field_name = getattr(exc, "field", None)
+        where = _traceback_digest(exc) if exc is not None else {}
         reasons = reasons or [{"code": "generation_failed", "error": error_class, "message": message,
-                               **({"field": field_name} if field_name else {})}]
+                               **({"field": field_name} if field_name else {}), **where}]
         return {**_empty_row(), "REQUEST_ID": str(request.get("REQUEST_ID") or ""),
                 "TRACK_ID": request.get("TRACK_ID"), "STATUS": FAILED, "ERROR_CLASS": error_class,
                 "ERROR_MESSAGE": message[:2000], "REASONS": json.dumps(reasons, default=str, sort_keys=True),
@@ -267,6 +275,24 @@ class Delivered:
     sidecar: bytes
     track_row: dict[str, Any]
     provenance_row: dict[str, Any]
+
+
+def _traceback_digest(exc: BaseException) -> dict[str, str]:
+    """Where an exception was raised, in a form that fits a reasons row and groups identical faults.
+
+    ``traceback_sha256`` (12 hex digits) hashes the frames (file, function, line) without the message, so one bug
+    hit by a thousand requests shows one digest; ``where`` is the innermost frame. The full traceback is logged.
+    """
+    import hashlib
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return {}
+    shape = "\n".join(f"{Path(f.filename).name}:{f.name}:{f.lineno}" for f in frames) + f"\n{type(exc).__name__}"
+    last = frames[-1]
+    return {"traceback_sha256": hashlib.sha256(shape.encode()).hexdigest()[:12],
+            "where": f"{Path(last.filename).name}:{last.lineno} in {last.name}"}
 
 
 def _float(value: Any) -> float | None:

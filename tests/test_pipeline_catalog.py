@@ -9,9 +9,12 @@ import time
 import pytest
 
 from maestro_ai import identity
-from maestro_ai.errors import WarehouseError
+from maestro_ai.config import load_settings
+from maestro_ai.errors import ConfigError, WarehouseError
+from maestro_ai.failure_budget import BudgetExceeded
 from maestro_ai.pipeline import PipelineOptions, planning, records, run_catalog, staging
 from maestro_ai.pipeline.fingerprint import fingerprint
+from maestro_ai.pipeline.preflight import PreflightFailed
 from maestro_ai.storage import TrackStore
 from maestro_ai.warehouse import connect
 from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
@@ -134,12 +137,15 @@ def test_storage_failure_is_recorded_as_failed_and_retried_on_the_next_run(make_
     root = settings.home / "tracks"
     root.mkdir(parents=True)
     (root / genre).write_text("a file where the genre's directory must go")
-    first = run_catalog(settings, DAY, PipelineOptions(duration_s=TEST_DURATION_S, sign=False))
+    with pytest.raises(BudgetExceeded) as info:  # its only request failed: the run fails, naming the cause
+        run_catalog(settings, DAY, PipelineOptions(duration_s=TEST_DURATION_S, sign=False))
+    assert info.value.verdict.rule == "all_failed" and "StorageError" in str(info.value)
     rid = identity.request_id("prm_0025", DAY, 0)
     with connect(settings) as wh:
         status, reasons = wh.query("SELECT STATUS, REASONS FROM GENERATION_REQUESTS WHERE REQUEST_ID = :r",
                                    {"r": rid}).to_pylist()[0].values()
-    assert first.failed_now == 1 and status == "failed"
+        run_row = wh.query("SELECT STATUS, REASON FROM GENERATION_RUNS").to_pylist()
+    assert status == "failed" and run_row[0]["STATUS"] == "failed" and "StorageError" in run_row[0]["REASON"]
     assert json.loads(reasons)[0]["error"] == "StorageError" and "write failed" in json.loads(reasons)[0]["message"]
     (root / genre).unlink()
     with connect(settings) as wh:
@@ -155,18 +161,17 @@ def test_storage_failure_is_recorded_as_failed_and_retried_on_the_next_run(make_
 
 
 def test_unreachable_warehouse_fails_fast_with_a_clear_message(tmp_path):
-    from maestro_ai.config import load_settings
 
     snowflake = load_settings(home=tmp_path, warehouse_url="snowflake://user@acct/DB/CORE",
                               snowflake_password="x", snowflake_host="127.0.0.1", snowflake_port=9,
                               snowflake_protocol="http")
     started = time.perf_counter()
-    with pytest.raises(WarehouseError, match="warehouse unreachable.*127.0.0.1:9"):
+    with pytest.raises(PreflightFailed, match="warehouse unreachable.*127.0.0.1:9") as info:
         run_catalog(snowflake, DAY, OPTIONS)
     assert time.perf_counter() - started < 10
-    missing = load_settings(home=tmp_path, warehouse_url=f"duckdb:///{tmp_path}/absent/dir/w.duckdb")
-    with pytest.raises(WarehouseError, match="absent/dir"):
-        run_catalog(missing, DAY, OPTIONS)
+    assert info.value.retryable and isinstance(info.value.problems[0], WarehouseError)  # a retry may succeed
+    with pytest.raises(ConfigError, match="absent/dir"):  # a missing directory outside the home: at load time
+        load_settings(home=tmp_path / "home", warehouse_url=f"duckdb:///{tmp_path}/absent/dir/w.duckdb")
 
 
 def test_planning_is_deterministic_and_skips_generated_requests():

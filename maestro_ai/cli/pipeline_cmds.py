@@ -17,35 +17,58 @@ app.add_typer(run_app, name="run")
 console = Console(soft_wrap=True)
 
 DateOpt = Annotated[str, typer.Option("--date", help="Run date, YYYY-MM-DD (the DAG's logical date).")]
-DurationOpt = Annotated[int | None, typer.Option("--duration", help="Override every track's length (seconds).")]
-PoolOpt = Annotated[int, typer.Option("--workers", help="Ray generator actors.")]
+DurationOpt = Annotated[int | None, typer.Option("--duration", help="Override every track's length (seconds, "
+                                                                     "5..900).")]
+PoolOpt = Annotated[int, typer.Option("--workers", help="Ray generator actors (1..256).")]
+BudgetPctOpt = Annotated[int | None, typer.Option("--failure-budget-pct", help="Fail the run when more than this "
+                                                  "percentage of attempted requests failed (default: "
+                                                  "MAESTRO_FAILURE_BUDGET_PCT).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+# PipelineOptions field -> the flag a user typed, so errors name what they can fix.
+_FLAGS = {"duration_s": "--duration", "pool_size": "--workers", "failure_budget_pct": "--failure-budget-pct"}
 
 
 @run_app.command("catalog")
 def run_catalog_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOpt = 2,
-                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Generate the catalog for one date: plan, gate, generate on Ray, QC, sign, store, load, close."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.pipeline import PipelineOptions, run_catalog
-    from maestro_ai.pipeline.context import parse_run_date
+                    failure_budget_pct: BudgetPctOpt = None, as_json: JsonOpt = False) -> None:
+    """Generate the catalog for one date: preflight, plan, gate, generate on Ray, QC, sign, store, load, close.
 
-    report = run_catalog(load_settings(), parse_run_date(date), PipelineOptions(duration_s=duration,
-                                                                                pool_size=workers))
-    _print_report(report.to_dict(), as_json)
+    Exits 0 when the run succeeded, 1 when it failed its failure budget (the run row says why), 2 on bad input.
+    """
+    from maestro_ai.pipeline import run_catalog
+
+    settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
+    _print_report(run_catalog(settings, day, options).to_dict(), as_json)
 
 
 @run_app.command("playlist-fill")
 def run_playlist_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOpt = 2,
-                     as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                     failure_budget_pct: BudgetPctOpt = None, as_json: JsonOpt = False) -> None:
     """Top up playlists below their target with matching, smoothly ordered tracks (never overfills)."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.pipeline import PipelineOptions
-    from maestro_ai.pipeline.context import parse_run_date
     from maestro_ai.pipeline.playlist import run_playlist_fill
 
-    report = run_playlist_fill(load_settings(), parse_run_date(date), PipelineOptions(duration_s=duration,
-                                                                                      pool_size=workers))
-    _print_report(report.to_dict(), as_json)
+    settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
+    _print_report(run_playlist_fill(settings, day, options).to_dict(), as_json)
+
+
+def _run_inputs(date: str, duration: int | None, workers: int, failure_budget_pct: int | None) -> tuple[Any, ...]:
+    """Settings, run date and options, every one checked before the run touches anything."""
+    from maestro_ai.config import load_settings
+    from maestro_ai.errors import InputError
+    from maestro_ai.failure_budget import FailureBudget
+    from maestro_ai.pipeline import PipelineOptions
+    from maestro_ai.pipeline.context import parse_run_date
+
+    day = parse_run_date(date)
+    settings = load_settings()
+    try:
+        budget = None if failure_budget_pct is None else FailureBudget(failure_budget_pct,
+                                                                       settings.failure_budget_first_n)
+        options = PipelineOptions(duration_s=duration, pool_size=workers, budget=budget)
+    except InputError as exc:
+        flag = _FLAGS.get(exc.field, exc.field)
+        raise InputError(flag, str(exc).removeprefix(f"{exc.field}: ")) from None
+    return settings, day, options
 
 
 @app.command("demo")
@@ -134,8 +157,13 @@ def _summary(facts: Any, settings: Any) -> None:
 
 def _print_report(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps(report))
+        typer.echo(json.dumps(report, sort_keys=True))
         return
     console.print(f"[bold]{report['run_id']}[/]: counts {report['counts']}, generated now {report['generated_now']}, "
                   f"resumed {report['resumed']}, failed {report['failed_now']}, rows changed {report['changed_rows']}")
     console.print("stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report["stage_seconds"].items()))
+    if report.get("failures"):
+        console.print("top failure reasons:")
+        for cause in report["failures"]:
+            console.print(f"  {cause['count']} x {cause['error']}: {cause['message']}", markup=False,
+                          highlight=False)

@@ -16,15 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from maestro_ai.config import Settings
+from maestro_ai.errors import InputError
+from maestro_ai.failure_budget import BudgetExceeded, BudgetVerdict, FailureBudget, judge, outcome
+from maestro_ai.limits import DURATION_RANGE_S
 from maestro_ai.pipeline import planning, records, staging
-from maestro_ai.pipeline.context import CATALOG_DAG_ID, RunContext, StageTimer, warehouse
+from maestro_ai.pipeline.context import CATALOG_DAG_ID, RunContext, StageTimer, check_run_date, warehouse
 from maestro_ai.storage import TrackStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,11 @@ class PipelineOptions:
         pool_size: Ray generator actors.
         batch_size: requests per Ray batch.
         sign: embed signed C2PA manifests.
-        retry_failed: also retry earlier runs' ``failed`` requests.
+        retry_failed: also retry earlier runs' ``failed`` requests (and those a stopped run left ``planned``).
+        budget: the failure budget; None takes it from settings (``MAESTRO_FAILURE_BUDGET_*``).
+
+    Raises:
+        InputError: naming the option that is out of range (checked at construction, before any work).
     """
 
     duration_s: int | None = None
@@ -49,11 +56,23 @@ class PipelineOptions:
     batch_size: int = 1
     sign: bool = True
     retry_failed: bool = True
+    budget: FailureBudget | None = None
+
+    def __post_init__(self) -> None:
+        low, high = DURATION_RANGE_S
+        if self.duration_s is not None and (isinstance(self.duration_s, bool) or not isinstance(self.duration_s, int)
+                                            or not low <= self.duration_s <= high):
+            raise InputError("duration_s", f"must be whole seconds in {low}..{high}, got {self.duration_s!r}")
+        for name, high in (("shard_size", 1024), ("pool_size", 256), ("batch_size", 1024)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise InputError(name, f"must be an integer in 1..{high}, got {value!r}")
 
 
 @dataclass(frozen=True)
 class RunReport:
-    """What a run did: counts by status (for the run), rows changed by the load, and seconds per stage."""
+    """What a run did: counts by status (for the run), rows changed by the load, seconds per stage, and the
+    run's most frequent failure causes (``{"error", "message", "count"}``)."""
 
     run_id: str
     counts: dict[str, int]
@@ -62,6 +81,7 @@ class RunReport:
     resumed: int
     failed_now: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +90,18 @@ class RunReport:
 def context(settings: Settings, logical_date: Any, airflow: dict[str, Any] | None = None,
             dag_id: str = CATALOG_DAG_ID) -> RunContext:
     return RunContext.create(settings, dag_id, logical_date, airflow)
+
+
+def preflight_stage(ctx: RunContext, options: PipelineOptions) -> dict[str, float]:
+    """Checks warehouse, store, signing keys, engine and arguments before anything is written (seconds each).
+
+    Raises:
+        PreflightFailed: one line per problem, naming the setting or argument; nothing was written.
+    """
+    from maestro_ai.pipeline.preflight import preflight
+
+    return preflight(ctx.settings, sign=options.sign, arguments=lambda: check_run_date(ctx.logical_date,
+                                                                                       "logical_date")).seconds
 
 
 def open_stage(ctx: RunContext) -> str:
@@ -85,7 +117,7 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
     warehouse connection is closed), so generation workers only render.
     """
     with warehouse(ctx.settings) as wh:
-        prompts = wh.query("SELECT * FROM PROMPT_CATALOG WHERE ACTIVE ORDER BY PRIORITY, PROMPT_ID").to_pylist()
+        prompts = wh.query_file("queries/active_prompts.sql").to_pylist()
         ids = [r["REQUEST_ID"] for r in planning.plan_requests(prompts, ctx.run_id, ctx.logical_date,
                                                                 ctx.engine_version, {}).to_pylist()]
         existing = {rid: row["STATUS"] for rid, row in records.existing_statuses(wh, ids).items()}
@@ -123,31 +155,72 @@ def shard_stage(ctx: RunContext, gated_key: str, options: PipelineOptions) -> li
 
 
 def generate_stage(ctx: RunContext, gated_key: str, shard_no: int, n_shards: int, options: PipelineOptions) -> str:
-    """Generates one shard on Ray (workers QC, sign and store); returns the key of its result table."""
+    """Generates one shard on Ray (workers QC, sign and store); returns the key of its result table.
+
+    Results are judged against the failure budget as they arrive: when the first N fail alike the rest of the
+    shard is cancelled. A shard over budget records what it did (failed requests with their reasons, tracks it
+    made), closes the run ``failed`` with the reason and raises, so an Airflow task fails (and its retries apply).
+
+    Raises:
+        BudgetExceeded: the shard's failures are systemic.
+    """
     from inference.fanout import FanoutConfig, run_generation
 
     store = _store(ctx)
+    budget = failure_budget(ctx, options)
+    seen: list[tuple[str, str, str]] = []
+
+    def stop(batch: pa.Table) -> bool:
+        seen.extend(outcome(r) for r in batch.to_pylist())
+        return judge(seen, budget, final=False).exceeded
+
     requests = planning.shard(staging.read_stage(store, gated_key), shard_no, n_shards)
     results = run_generation(_work_table(requests), worker_spec(ctx.settings, options),
                              FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
-                             ray_address=ctx.settings.ray_address)
-    return staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results)
+                             ray_address=ctx.settings.ray_address, stop=stop)
+    key = staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results)
+    verdict = judge([outcome(r) for r in results.to_pylist()], budget)
+    if verdict.exceeded:
+        _fail_over_budget(ctx, gated_key, [key], verdict)
+    return key
 
 
-def load_stage(ctx: RunContext, gated_key: str, result_keys: Sequence[str]) -> dict[str, int]:
-    """MERGEs tracks, provenance, splits and request statuses in one transaction."""
+def load_stage(ctx: RunContext, gated_key: str, result_keys: Sequence[str],
+               options: PipelineOptions | None = None) -> dict[str, int]:
+    """MERGEs tracks, provenance, splits and request statuses in one transaction, then judges the whole run's
+    results against the failure budget.
+
+    Raises:
+        BudgetExceeded: the run's failures are systemic; everything was loaded and the run closed ``failed``.
+    """
     store = _store(ctx)
     gated = staging.read_stage(store, gated_key)
     results = _concat([staging.read_stage(store, k) for k in result_keys])
     with warehouse(ctx.settings) as wh:
         report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
+        verdict = judge([outcome(r) for r in results.to_pylist()], failure_budget(ctx, options))
+        if verdict.exceeded:
+            records.close_run(wh, ctx, records.FAILED_RUN, verdict.reason)
+    if verdict.exceeded:
+        raise BudgetExceeded(verdict, ctx.run_id)
     return asdict(report)
 
 
-def close_stage(ctx: RunContext, status: str = records.SUCCESS) -> dict[str, int]:
+def close_stage(ctx: RunContext, status: str = records.SUCCESS, reason: str | None = None) -> dict[str, int]:
     """Closes the run with counts (unchanged when a rerun found nothing to do)."""
     with warehouse(ctx.settings) as wh:
-        return records.close_run(wh, ctx, status)
+        return records.close_run(wh, ctx, status, reason)
+
+
+def failure_budget(ctx: RunContext, options: PipelineOptions | None) -> FailureBudget:
+    """The run's failure budget: the options' when set, else the settings'."""
+    if options is not None and options.budget is not None:
+        return options.budget
+    return FailureBudget.from_settings(ctx.settings)
+
+
+PlanStage = Callable[[RunContext, PipelineOptions], str]
+AfterLoad = Callable[[RunContext], dict[str, int]]
 
 
 def run_catalog(settings: Settings, logical_date: Any, options: PipelineOptions | None = None,
@@ -155,33 +228,73 @@ def run_catalog(settings: Settings, logical_date: Any, options: PipelineOptions 
     """The whole catalog run for one date in this process (the CLI and bench call this; Airflow calls the stages).
 
     Raises:
-        WarehouseError: the warehouse is unreachable (before any work is done).
+        PreflightFailed: a setting or argument is wrong (before anything is written).
+        BudgetExceeded: the run failed its failure budget (the run row says why).
     """
-    options = options or PipelineOptions()
-    ctx = context(settings, logical_date, airflow)
+    return run_stages(context(settings, logical_date, airflow), options or PipelineOptions(), plan_stage)
+
+
+def run_stages(ctx: RunContext, options: PipelineOptions, plan: PlanStage,
+               after_load: AfterLoad | None = None) -> RunReport:
+    """Preflight -> open -> plan -> gate -> generate (per shard) -> load -> ``after_load`` -> close.
+
+    The one generation pipeline: catalog generation and playlist fill differ only in how they plan (and in
+    playlist fill's append after the load). Nothing is written before preflight passes. A run that fails after
+    it opened closes ``failed`` with the reason (a budget failure has closed it already) and re-raises.
+    """
     timer = StageTimer(ctx.run_id)
+    with timer.stage("preflight"):
+        preflight_stage(ctx, options)
     with timer.stage("open"):
         open_stage(ctx)
+    result_keys: list[str] = []
     try:
         with timer.stage("plan"):
-            planned_key = plan_stage(ctx, options)
+            planned_key = plan(ctx, options)
         with timer.stage("gate"):
             gated_key = gate_stage(ctx, planned_key)
         shards = shard_stage(ctx, gated_key, options)
-        result_keys = []
         with timer.stage("generate_total"):
             for shard_no in shards:
                 result_keys.append(generate_stage(ctx, gated_key, shard_no, len(shards), options))
         with timer.stage("load"):
-            loaded = load_stage(ctx, gated_key, result_keys)
+            loaded = load_stage(ctx, gated_key, result_keys, options)
+        extra: dict[str, int] = {}
+        if after_load is not None:
+            with timer.stage("after_load"):
+                extra = after_load(ctx)
         with timer.stage("close"):
             counts = close_stage(ctx)
-    except Exception:
-        with warehouse(settings) as wh:
-            records.close_run(wh, ctx, records.FAILED_RUN)
+    except BudgetExceeded:
+        raise
+    except Exception as exc:
+        _close_failed(ctx, f"{type(exc).__name__}: {exc}")
         raise
     results = _concat([staging.read_stage(_store(ctx), k) for k in result_keys])
-    return _report(ctx, timer, counts, loaded, results)
+    return _report(ctx, timer, {**counts, **extra}, loaded, results)
+
+
+def _fail_over_budget(ctx: RunContext, gated_key: str, result_keys: Sequence[str], verdict: BudgetVerdict) -> None:
+    """Loads what a stopped shard did, closes the run ``failed`` with the verdict's reason, and raises."""
+    store = _store(ctx)
+    gated = staging.read_stage(store, gated_key)
+    results = _concat([staging.read_stage(store, k) for k in result_keys])
+    with warehouse(ctx.settings) as wh:
+        records.load_run(wh, gated, results, records.platform_holder_id(wh))
+        records.close_run(wh, ctx, records.FAILED_RUN, verdict.reason)
+    log.error("run failed its failure budget: %s", verdict.reason,
+              extra={"run_id": ctx.run_id, "rule": verdict.rule, "attempted": verdict.attempted,
+                     "failed": verdict.failed})
+    raise BudgetExceeded(verdict, ctx.run_id)
+
+
+def _close_failed(ctx: RunContext, reason: str) -> None:
+    """Best effort: the run row says ``failed`` and why; a warehouse that is down too must not hide the cause."""
+    try:
+        with warehouse(ctx.settings) as wh:
+            records.close_run(wh, ctx, records.FAILED_RUN, reason)
+    except Exception as exc:  # the original error is what the caller needs to see
+        log.error("could not record the run as failed: %s", exc, extra={"run_id": ctx.run_id})
 
 
 def _report(ctx: RunContext, timer: StageTimer, counts: dict[str, int], loaded: dict[str, int],
@@ -191,22 +304,28 @@ def _report(ctx: RunContext, timer: StageTimer, counts: dict[str, int], loaded: 
     timer.add("generate", sum(r["T_GENERATE_S"] or 0.0 for r in fresh))
     timer.add("qc", sum(r["T_QC_S"] or 0.0 for r in fresh))
     timer.add("sign_store", sum(r["T_SIGN_STORE_S"] or 0.0 for r in fresh))
+    with warehouse(ctx.settings) as wh:
+        failures = records.run_failures(wh, ctx.run_id)
     return RunReport(run_id=ctx.run_id, counts=counts, changed_rows=sum(loaded.values()),
                      generated_now=sum(1 for r in fresh if r["STATUS"] == "generated"),
                      resumed=sum(1 for r in rows if r["RESUMED"]),
                      failed_now=sum(1 for r in rows if r["STATUS"] == "failed"),
-                     stage_seconds={k: round(v, 3) for k, v in timer.seconds.items()})
+                     stage_seconds={k: round(v, 3) for k, v in timer.seconds.items()}, failures=failures)
 
 
 def worker_spec(settings: Settings, options: PipelineOptions) -> Any:
     """What each Ray worker needs: storage, MAESTRO_HOME (signing keys), engine, signing on/off. No secrets."""
     from inference.worker import WorkerSpec
+    from maestro_ai.pipeline.context import engine_options
 
+    keys = {k: str(getattr(settings, k)) for k in ("signing_cert_path", "signing_key_path", "trust_anchor_path")
+            if getattr(settings, k) is not None}
     return WorkerSpec(storage_url=settings.storage_url,
                       settings={"home": str(settings.home), "storage_url": settings.storage_url,
                                 "warehouse_url": settings.warehouse_url if settings.warehouse_backend == "duckdb"
-                                else "", "engine": settings.engine},
-                      scratch_dir=str(settings.home / "scratch"), engine=settings.engine, sign=options.sign)
+                                else "", "engine": settings.engine, **keys},
+                      scratch_dir=str(settings.home / "scratch"), engine=settings.engine, sign=options.sign,
+                      engine_options=engine_options(settings))
 
 
 def style_problem(genre: str, mood: str) -> str | None:
@@ -222,11 +341,9 @@ def style_problem(genre: str, mood: str) -> str | None:
 
 
 def _earlier_failures(wh: Any, ctx: RunContext, options: PipelineOptions, today: set[str]) -> pa.Table:
-    """Requests of earlier runs left ``failed`` (not playlist ones): retried under their own ids and run."""
-    rows = wh.query("SELECT R.REQUEST_ID, R.RUN_ID, R.ORDINAL, R.SEED, P.* FROM GENERATION_REQUESTS R "
-                    "JOIN PROMPT_CATALOG P ON P.PROMPT_ID = R.PROMPT_ID "
-                    "WHERE R.STATUS = 'failed' AND R.PLAYLIST_ID IS NULL AND R.RUN_ID <> :run "
-                    "ORDER BY R.REQUEST_ID", {"run": ctx.run_id}).to_pylist()
+    """Requests of earlier runs left ``failed``, or left ``planned`` by a run that stopped (not playlist ones):
+    retried under their own ids and run."""
+    rows = wh.query_file("queries/earlier_unfinished_requests.sql", {"run": ctx.run_id}).to_pylist()
     out = []
     for row in rows:
         if row["REQUEST_ID"] in today:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from urllib.parse import urlparse
 from maestro_ai.config import Settings
 from maestro_ai.errors import InputError, WarehouseError
 from maestro_ai.identity import logical_day
+from maestro_ai.limits import RUN_YEAR_RANGE
 
 log = logging.getLogger(__name__)
 
 CATALOG_DAG_ID = "maestro_catalog_generation"
 PLAYLIST_DAG_ID = "maestro_playlist_fill"
 PREFLIGHT_TIMEOUT_S = 5.0
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,24 @@ class RunContext:
         return cls(settings, dag_id, logical_day(logical_date), engine_version(settings.engine), dict(airflow or {}))
 
 
-def parse_run_date(text: str) -> dt.date:
-    """``YYYY-MM-DD`` -> date; raises InputError naming ``--date`` otherwise."""
+def parse_run_date(text: str, field: str = "--date") -> dt.date:
+    """``YYYY-MM-DD`` (exactly that form) -> date, in the years runs may have; InputError naming ``field`` else."""
     try:
-        return dt.date.fromisoformat(text)
+        if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise InputError("--date", f"{text!r} is not a date in the form YYYY-MM-DD") from None
+        raise InputError(field, f"{text!r} is not a date in the form YYYY-MM-DD") from None
+    check_run_date(day, field)
+    return day
+
+
+def check_run_date(day: dt.date, field: str = "--date") -> None:
+    """Raises InputError naming ``field`` when ``day`` falls outside the years a run may have (2000..2099)."""
+    low, high = RUN_YEAR_RANGE
+    if not low <= day.year <= high:
+        raise InputError(field, f"{day.isoformat()} is outside the years {low}..{high} a run date may have "
+                                "(ISRCs carry a two-digit year)")
 
 
 def engine_version(engine: str) -> str:
@@ -65,18 +80,30 @@ def engine_version(engine: str) -> str:
     Read from the engine module's ``VERSION``/``ENGINE_VERSION`` constant when it has one (cheap: the driver and
     the DAG tasks need it without loading models); otherwise the engine is built once and asked.
     """
-    import importlib
+    import sys
 
-    from inference.engine import ENGINES, get_engine
+    from inference.engine import engine_class, get_engine
 
-    if engine not in ENGINES:
-        raise InputError("engine", f"unknown engine {engine!r}; accepted: {', '.join(ENGINES)}")
-    module = importlib.import_module(ENGINES[engine].partition(":")[0])
+    module = sys.modules[engine_class(engine).__module__]
     for name in ("ENGINE_VERSION", "VERSION", "__version__"):
         value = getattr(module, name, None)
         if isinstance(value, str) and value:
             return value
     return str(get_engine(engine).version)
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """Constructor options for the configured engine, from settings: those its ``__init__`` takes and that are set."""
+    import inspect
+
+    from inference.engine import engine_class
+
+    try:
+        accepted = inspect.signature(engine_class(settings.engine)).parameters
+    except (TypeError, ValueError):
+        return {}
+    candidates = {"soundfont_path": settings.soundfont_path}
+    return {k: str(v) for k, v in candidates.items() if v is not None and k in accepted}
 
 
 def preflight_warehouse(settings: Settings, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> None:

@@ -51,7 +51,7 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
 
 def prepare(settings: Settings) -> None:
     """Migrates and seeds the warehouse, creates signing keys, and migrates the demo's Airflow database."""
-    from maestro_ai.keys import default_keys_dir, init_keys
+    from maestro_ai.keys import ensure_development_keys
     from maestro_ai.seed import seed_warehouse
     from maestro_ai.warehouse import connect
 
@@ -63,9 +63,7 @@ def prepare(settings: Settings) -> None:
     with connect(settings) as wh:
         wh.migrate()
         seed_warehouse(wh)
-    keys_dir = default_keys_dir(settings)
-    if not (keys_dir / "signer.key").exists():
-        init_keys(keys_dir)
+    ensure_development_keys(settings)  # as `maestro init` does; configured keys are never invented
     env = airflow_environment(settings)
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.update(env)

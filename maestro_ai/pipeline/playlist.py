@@ -21,7 +21,7 @@ import pyarrow as pa
 from maestro_ai.config import Settings
 from maestro_ai.pipeline import catalog, planning, records, staging
 from maestro_ai.pipeline.catalog import PipelineOptions, RunReport
-from maestro_ai.pipeline.context import PLAYLIST_DAG_ID, RunContext, StageTimer, warehouse
+from maestro_ai.pipeline.context import PLAYLIST_DAG_ID, RunContext, warehouse
 from maestro_ai.pipeline.ordering import plan_keys_and_tempos, smooth_order
 
 log = logging.getLogger(__name__)
@@ -65,33 +65,14 @@ def append_stage(ctx: RunContext) -> dict[str, int]:
 
 def run_playlist_fill(settings: Settings, logical_date: Any, options: PipelineOptions | None = None,
                       airflow: dict[str, Any] | None = None) -> RunReport:
-    """The whole playlist fill for one day in this process (the CLI calls this; Airflow calls the stages)."""
-    options = options or PipelineOptions()
-    ctx = context(settings, logical_date, airflow)
-    timer = StageTimer(ctx.run_id)
-    with timer.stage("open"):
-        catalog.open_stage(ctx)
-    try:
-        with timer.stage("plan"):
-            planned_key = plan_stage(ctx, options)
-        with timer.stage("gate"):
-            gated_key = catalog.gate_stage(ctx, planned_key)
-        shards = catalog.shard_stage(ctx, gated_key, options)
-        with timer.stage("generate_total"):
-            keys = [catalog.generate_stage(ctx, gated_key, n, len(shards), options) for n in shards]
-        with timer.stage("load"):
-            loaded = catalog.load_stage(ctx, gated_key, keys)
-        with timer.stage("append"):
-            appended = append_stage(ctx)
-        with timer.stage("close"):
-            counts = catalog.close_stage(ctx)
-    except Exception:
-        with warehouse(settings) as wh:
-            records.close_run(wh, ctx, records.FAILED_RUN)
-        raise
-    counts = {**counts, "appended": sum(appended.values())}
-    results = catalog._concat([staging.read_stage(catalog._store(ctx), k) for k in keys])
-    return catalog._report(ctx, timer, counts, loaded, results)
+    """The whole playlist fill for one day in this process (the CLI calls this; Airflow calls the stages).
+
+    The same stages as catalog generation (:func:`~maestro_ai.pipeline.catalog.run_stages`), planned per
+    playlist, with the append after the load; the report's counts add ``appended``.
+    """
+    report = catalog.run_stages(context(settings, logical_date, airflow), options or PipelineOptions(), plan_stage,
+                                after_load=lambda ctx: {"appended": sum(append_stage(ctx).values())})
+    return report
 
 
 def _playlist_state(wh: Any, playlist_id: str, run_id: str) -> dict[str, Any]:

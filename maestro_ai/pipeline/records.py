@@ -47,13 +47,16 @@ def utcnow() -> dt.datetime:
 
 
 def open_run(wh: Any, ctx: RunContext) -> str:
-    """Records the run as ``running`` unless it exists already (a rerun keeps its row until it closes)."""
+    """Records the run as ``running`` unless it exists already (a rerun keeps its row until it closes).
+
+    Call it only after preflight: a command that fails its checks must leave an earlier run's row as it was.
+    """
     current = wh.query("SELECT STATUS FROM GENERATION_RUNS WHERE RUN_ID = :run", {"run": ctx.run_id}).to_pylist()
     if not current or current[0]["STATUS"] not in (SUCCESS, RUNNING):
         started = utcnow()
         wh.upsert("GENERATION_RUNS", [{"RUN_ID": ctx.run_id, "DAG_ID": ctx.dag_id, "LOGICAL_DATE": ctx.logical_date,
                                        "ENGINE": ctx.settings.engine, "STARTED_AT": started, "FINISHED_AT": None,
-                                       "STATUS": RUNNING, "COUNTS": None}])
+                                       "STATUS": RUNNING, "COUNTS": None, "REASON": None}])
     return ctx.run_id
 
 
@@ -68,17 +71,34 @@ def run_counts(wh: Any, run_id: str) -> dict[str, int]:
     return counts
 
 
-def close_run(wh: Any, ctx: RunContext, status: str = SUCCESS) -> dict[str, int]:
-    """Closes the run with its counts; an identical close (same status and counts) leaves the row untouched."""
+def close_run(wh: Any, ctx: RunContext, status: str = SUCCESS, reason: str | None = None) -> dict[str, int]:
+    """Closes the run with its counts and, for a failed run, why (one line: REASON).
+
+    An identical close (same status, counts and reason) leaves the row untouched, so a rerun changes nothing.
+    """
     counts = run_counts(wh, ctx.run_id)
+    reason = (reason or "")[:2000] or None
     row = wh.query("SELECT * FROM GENERATION_RUNS WHERE RUN_ID = :run", {"run": ctx.run_id}).to_pylist()
-    if row and row[0]["STATUS"] == status and _json(row[0]["COUNTS"]) == counts:
+    if row and row[0]["STATUS"] == status and _json(row[0]["COUNTS"]) == counts and row[0].get("REASON") == reason:
         return counts
     base = row[0] if row else {"RUN_ID": ctx.run_id, "DAG_ID": ctx.dag_id, "LOGICAL_DATE": ctx.logical_date,
                                "ENGINE": ctx.settings.engine, "STARTED_AT": utcnow()}
     wh.upsert("GENERATION_RUNS", [{**base, "FINISHED_AT": utcnow(), "STATUS": status,
-                                   "COUNTS": json.dumps(counts, sort_keys=True)}])
+                                   "COUNTS": json.dumps(counts, sort_keys=True), "REASON": reason}])
     return counts
+
+
+def run_failures(wh: Any, run_id: str, top: int = 5) -> list[dict[str, Any]]:
+    """The run's most frequent failure causes: ``{"error", "message", "count"}``, most frequent first."""
+    from maestro_ai.failure_budget import failure_causes
+
+    outcomes = []
+    for row in wh.query_file("queries/run_failed_reasons.sql", {"run": run_id}).to_pylist():
+        reasons = _json(row["REASONS"]) or [{}]
+        first = reasons[0] if isinstance(reasons, list) and reasons and isinstance(reasons[0], dict) else {}
+        outcomes.append(("failed", str(first.get("error") or first.get("code") or "unknown"),
+                         str(first.get("message") or "")))
+    return [c.to_dict() for c in failure_causes(outcomes, top)]
 
 
 def existing_statuses(wh: Any, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

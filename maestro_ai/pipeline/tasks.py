@@ -7,9 +7,10 @@ hands a task.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from maestro_ai.config import load_settings
@@ -53,11 +54,40 @@ def mapped_results(values: Sequence[Any] | None) -> list[Any]:
 
 
 def options(params: Mapping[str, Any] | None) -> PipelineOptions:
-    """PipelineOptions from DAG params (``duration_s``, ``shard_size``, ``pool_size``, ``batch_size``, ``sign``)."""
+    """PipelineOptions from DAG params (``duration_s``, ``shard_size``, ``pool_size``, ``batch_size``, ``sign``,
+    ``failure_budget_pct``, ``failure_budget_first_n``; a budget param left out comes from settings)."""
+    from maestro_ai.failure_budget import FailureBudget
+
     params = dict(params or {})
-    known = {k: params[k] for k in ("duration_s", "shard_size", "pool_size", "batch_size", "sign")
-             if params.get(k) is not None}
+    known: dict[str, Any] = {k: params[k] for k in ("duration_s", "shard_size", "pool_size", "batch_size", "sign")
+                             if params.get(k) is not None}
+    pct, first_n = params.get("failure_budget_pct"), params.get("failure_budget_first_n")
+    if pct is not None or first_n is not None:
+        settings = load_settings()
+        known["budget"] = FailureBudget(settings.failure_budget_pct if pct is None else pct,
+                                        settings.failure_budget_first_n if first_n is None else first_n)
     return PipelineOptions(**known)
+
+
+@contextlib.contextmanager
+def failing_fast() -> Iterator[None]:
+    """Inside a task body: bad input or configuration fails the task at once instead of being retried.
+
+    Retrying cannot fix a missing key or a malformed prompt; it only delays the red task by the retry delays.
+    Transient errors (warehouse, storage, Ray) and a failed failure budget keep their retries. Airflow is imported
+    only when such an error occurs, so this module stays importable without it.
+    """
+    from maestro_ai.errors import ConfigError, InputError
+    from maestro_ai.pipeline.preflight import PreflightFailed
+
+    try:
+        yield
+    except (ConfigError, InputError, PreflightFailed) as exc:
+        if isinstance(exc, PreflightFailed) and exc.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
 
 
 def _connection_exists() -> bool:

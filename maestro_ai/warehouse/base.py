@@ -187,6 +187,14 @@ class Warehouse:
             done.append(path.name)
         return done
 
+    def pending_migrations(self, ddl_dir: Path | None = None) -> list[str]:
+        """Names of the migration files not applied yet (every one, on a warehouse never migrated). Writes nothing."""
+        try:
+            applied = {int(r["VERSION"]) for r in self.query(f"SELECT VERSION FROM {MIGRATIONS_TABLE}").to_pylist()}
+        except WarehouseError:  # no migrations table: never initialised
+            applied = set()
+        return [p.name for p in schema.migration_files(ddl_dir or schema.DDL_DIR) if int(p.name[:3]) not in applied]
+
     # --- loads ----------------------------------------------------------------------------------------------------
     def upsert(self, table_name: str, data: pa.Table | Sequence[Mapping[str, Any]]) -> UpsertResult:
         """Loads rows and MERGEs them on the table's natural key (its PRIMARY KEY in the DDL).
