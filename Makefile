@@ -10,7 +10,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup test demo lint bench lock clean
+.PHONY: setup test e2e demo lint bench lock clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Real services on loopback (see tests/e2e/conftest.py); each test bounds its waits and stops what it started.
+e2e: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: $(STAMP)
 	$(PY) -m maestro_ai.cli demo

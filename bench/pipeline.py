@@ -95,7 +95,8 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
     settings = setup(root / "home", args.n, args.duration)
-    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
 
 DAG_ID = "maestro_playlist_fill"
 DEFAULT_ARGS = {
@@ -58,6 +58,18 @@ def maestro_playlist_fill():
         with tasks.failing_fast():
             return catalog.preflight_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
 
+    @setup
+    def start_ray(checked: dict) -> dict:
+        from maestro_ai.pipeline import tasks
+
+        return tasks.start_ray(get_current_context(), DAG_ID)
+
+    @teardown
+    def stop_ray(ray: dict) -> None:
+        from maestro_ai.pipeline import tasks
+
+        tasks.stop_ray(ray)
+
     @task
     def open_run(checked: dict) -> str:
         from maestro_ai.pipeline import catalog, tasks
@@ -88,12 +100,12 @@ def maestro_playlist_fill():
         return [{"gated_key": gated_key, "shard_no": n, "n_shards": len(numbers)} for n in numbers]
 
     @task(max_active_tis_per_dagrun=4)
-    def generate(shard: dict) -> str:
+    def generate(shard: dict, ray: dict) -> str:
         from maestro_ai.pipeline import catalog, tasks
 
         ctx = get_current_context()
         with tasks.failing_fast():
-            return catalog.generate_stage(tasks.run_context(ctx, DAG_ID), shard["gated_key"], shard["shard_no"],
+            return catalog.generate_stage(tasks.run_context(ctx, DAG_ID, ray), shard["gated_key"], shard["shard_no"],
                                           shard["n_shards"], tasks.options(ctx["params"]))
 
     @task(trigger_rule="none_failed")
@@ -117,9 +129,11 @@ def maestro_playlist_fill():
 
         return catalog.close_stage(tasks.run_context(get_current_context(), DAG_ID))
 
-    gated = gate(plan(open_run(preflight())))
-    results = generate.expand(shard=shards(gated))
-    close_run(append(load(gated, results)))
+    checked = preflight()
+    ray = start_ray(checked)
+    gated = gate(plan(open_run(checked)))
+    results = generate.partial(ray=ray).expand(shard=shards(gated))
+    close_run(append(load(gated, results))) >> stop_ray(ray)
 
 
 maestro_playlist_fill()

@@ -99,26 +99,89 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+RAY_ADDRESS_FORMS = "empty (a local Ray in this process), 'auto', 'host:port' (the head's GCS port) or " \
+                    "'ray://host:10001' (Ray Client)"
+
+
 def connect_ray(address: str = "") -> dict[str, float]:
-    """Joins the Ray cluster named by ``MAESTRO_RAY_ADDRESS``: empty starts a local one; 'auto' or ray://host:port
-    joins an existing cluster. Returns the cluster's total resources (CPU, GPU, ...).
+    """Joins the Ray cluster named by ``MAESTRO_RAY_ADDRESS``: empty starts a local one in this process; 'auto',
+    ``host:port`` or ``ray://host:port`` joins an existing cluster. Returns the cluster's total resources.
+
+    Ray 2.59+ clusters started with ``ray start`` use token authentication once a token exists. Joining one by
+    ``host:port`` then needs ``RAY_AUTH_MODE=token`` in this process: when a token is at hand (``RAY_AUTH_TOKEN``,
+    ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``) and ``RAY_AUTH_MODE`` is unset, it is set here, so an address
+    that works for ``ray status`` works for Maestro too. Set ``RAY_AUTH_MODE=disabled`` to join a cluster without
+    authentication.
+
+    Raises:
+        ServiceUnreachable: naming MAESTRO_RAY_ADDRESS, when nothing answers at the address (a retry may help).
+        ConfigError: naming MAESTRO_RAY_ADDRESS, when the cluster answers but refuses to be joined (a token), with
+            Ray's own error and the accepted forms.
     """
     import ray
 
-    from maestro_ai.errors import ConfigError
+    from maestro_ai.errors import ConfigError, ServiceUnreachable
 
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        explicit = bool(address) and address != "auto"
+        token_mode = False
+        if explicit:
+            problem = ray_unreachable(address)
+            if problem:
+                raise ServiceUnreachable("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at {address!r}: "
+                                         f"{problem}")
+            token_mode = enable_token_auth()
         try:
-            ray.init(address=address or None, **kwargs)
+            ray.init(address=address or "local", **kwargs)  # "local": never join a stray cluster on this machine
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise ConfigError("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at {address!r}: {exc}",
-                              "empty (local Ray), 'auto', or ray://host:10001") from None
+            hint = ""
+            if explicit and not token_mode and os.environ.get("RAY_AUTH_MODE", "") != "disabled":
+                hint = ("; if the cluster uses token authentication (the default since Ray 2.59), give its token in "
+                        "RAY_AUTH_TOKEN or ~/.ray/auth_token")
+            elif explicit:
+                hint = "; the cluster refused this token, or needs none (then set RAY_AUTH_MODE=disabled)"
+            raise ConfigError("MAESTRO_RAY_ADDRESS", f"cannot join the Ray cluster at {address!r}: "
+                              f"{type(exc).__name__}: {exc}{hint}", RAY_ADDRESS_FORMS) from None
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     return dict(ray.cluster_resources())
+
+
+def enable_token_auth() -> bool:
+    """Turns token mode on when ``RAY_AUTH_MODE`` is unset and a token is available; returns whether it is on.
+
+    Ray caches its configuration when it is imported, so the switch goes through Ray's own helper, which sets the
+    variable and refreshes that cache (pinned Ray 2.60); setting the variable alone only works before import.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE", "")
+    if mode:
+        return mode.lower() == "token"
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if not (os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file)):
+        return False
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token authentication: nothing to switch on
+        os.environ["RAY_AUTH_MODE"] = "token"
+        return True
+    return bool(maybe_enable_token_auth_if_token_available(warn_if_disabled=False))
+
+
+def ray_unreachable(address: str, timeout_s: float = 3.0) -> str:
+    """Why nothing answers at ``address`` (``host:port`` or ``ray://host:port``), or "" when a socket opens."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return ""
+    except (OSError, ValueError) as exc:
+        return f"nothing answers at {host}:{port} ({type(exc).__name__}: {exc})"
 
 
 def actor_resources(cluster: dict[str, float], config: FanoutConfig) -> dict[str, float]:
@@ -140,7 +203,7 @@ def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | 
         requests: planned, rights-cleared requests (see ``inference.worker.REQUEST_FIELDS``).
         spec: what each worker needs (storage URL, scratch dir, engine options).
         config: pool and batch sizes, restarts.
-        ray_address: '' (local Ray), 'auto' or 'ray://host:10001'.
+        ray_address: '' (local Ray), 'auto', 'host:port' or 'ray://host:10001'.
         actor_cls: the callable class mapped over batches (a subclass can add instrumentation).
         stop: called with each arriving batch of results; True cancels the requests not yet done.
 

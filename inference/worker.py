@@ -139,7 +139,7 @@ class RequestWorker:
         keys = _keys(req)
         scratch = Path(self.spec.scratch_dir or tempfile.gettempdir())
         scratch.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="maestro-", dir=scratch) as tmp:
+        with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=scratch) as tmp:
             t0 = time.perf_counter()
             rendered = self._generate(req, Path(tmp))
             t1 = time.perf_counter()
@@ -275,6 +275,34 @@ class Delivered:
     sidecar: bytes
     track_row: dict[str, Any]
     provenance_row: dict[str, Any]
+
+
+SCRATCH_PREFIX = "maestro-"
+
+
+def sweep_scratch(scratch_dir: str | Path, older_than_s: float = 3600.0) -> int:
+    """Removes scratch directories that workers left behind (a killed worker cannot clean up after itself).
+
+    Only ``maestro-*`` directories untouched for ``older_than_s`` seconds go, so a run in progress on the same
+    home keeps the directories it is rendering into. Returns how many were removed.
+    """
+    import shutil
+
+    root = Path(scratch_dir)
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in root.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            if path.is_dir() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path)
+                removed += 1
+        except OSError as exc:  # best effort: a directory another process just removed, or one we may not touch
+            log.debug("scratch directory not swept: %s", exc, extra={"path": str(path)})
+    if removed:
+        log.info("swept %d stale scratch directories", removed, extra={"scratch_dir": str(root)})
+    return removed
 
 
 def _traceback_digest(exc: BaseException) -> dict[str, str]:

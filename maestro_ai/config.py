@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".maestro"), description="Root of the embedded defaults.")
     warehouse_url: str = Field(default="", description="duckdb:///PATH, duckdb:///:memory: or snowflake://")
     storage_url: str = Field(default="", description="file:///PATH, s3://bucket/prefix or memory://prefix")
-    ray_address: str = Field(default="", description="empty: local Ray; 'auto' or ray://host:10001")
+    ray_address: str = Field(default="", description="empty: local Ray; 'auto', host:port or ray://host:10001")
     engine: str = Field(default="composer", description="a registered engine (composer), or an engine class "
                                                           "by import path package.module:EngineClass")
     soundfont_path: Path | None = Field(default=None, description="a General MIDI .sf2/.sf3 file for the composer "

@@ -43,3 +43,14 @@ class SchemaViolation(WarehouseError, ValueError):
         self.table = table
         self.column = column
         super().__init__(f"{table}.{column}: {problem}")
+
+
+class ServiceUnreachable(MaestroError):
+    """A service a run needs (a Ray cluster, a warehouse endpoint) does not answer; a retry may succeed.
+
+    ``field`` names the setting that points at it.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")

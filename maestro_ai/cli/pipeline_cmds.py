@@ -35,20 +35,26 @@ def run_catalog_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOp
 
     Exits 0 when the run succeeded, 1 when it failed its failure budget (the run row says why), 2 on bad input.
     """
+    from maestro_ai.cli.output import native_stdout_to_stderr
     from maestro_ai.pipeline import run_catalog
 
     settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
-    _print_report(run_catalog(settings, day, options).to_dict(), as_json)
+    with native_stdout_to_stderr():
+        report = run_catalog(settings, day, options)
+    _print_report(report.to_dict(), as_json)
 
 
 @run_app.command("playlist-fill")
 def run_playlist_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOpt = 2,
                      failure_budget_pct: BudgetPctOpt = None, as_json: JsonOpt = False) -> None:
     """Top up playlists below their target with matching, smoothly ordered tracks (never overfills)."""
+    from maestro_ai.cli.output import native_stdout_to_stderr
     from maestro_ai.pipeline.playlist import run_playlist_fill
 
     settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
-    _print_report(run_playlist_fill(settings, day, options).to_dict(), as_json)
+    with native_stdout_to_stderr():
+        report = run_playlist_fill(settings, day, options)
+    _print_report(report.to_dict(), as_json)
 
 
 def _run_inputs(date: str, duration: int | None, workers: int, failure_budget_pct: int | None) -> tuple[Any, ...]:

@@ -105,7 +105,13 @@ def preflight_stage(ctx: RunContext, options: PipelineOptions) -> dict[str, floa
 
 
 def open_stage(ctx: RunContext) -> str:
-    """Opens (or re-opens) the GENERATION_RUNS row; fails fast when the warehouse is unreachable."""
+    """Opens (or re-opens) the GENERATION_RUNS row; fails fast when the warehouse is unreachable.
+
+    Also sweeps the scratch directories that killed workers of earlier runs left behind.
+    """
+    from inference.worker import sweep_scratch
+
+    sweep_scratch(ctx.settings.home / "scratch")
     with warehouse(ctx.settings) as wh:
         return records.open_run(wh, ctx)
 

@@ -11,7 +11,8 @@ Checks, each timed:
 * ``warehouse``: reachable, migrated, and seeded with the platform rights holder that takes split remainders;
 * ``store``: a probe object is written, read back and deleted;
 * ``signing_keys``: the certificate chain and private key load and belong together (when signing);
-* ``engine``: the engine imports and its assets (SoundFont, text model) are readable, without loading them.
+* ``engine``: the engine imports and its assets (SoundFont, text model) are readable, without loading them;
+* ``ray``: a configured cluster answers on its address.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def preflight(settings: Settings, *, sign: bool = True, arguments: Callable[[], 
     if sign:
         run("signing_keys", lambda: check_signing_keys(settings))
     run("engine", lambda: check_engine(settings))
+    run("ray", lambda: check_ray(settings))
     log.info("preflight", extra={"ok": not problems, "problems": len(problems), **seconds})
     if problems:
         raise PreflightFailed(problems)
@@ -138,6 +140,20 @@ def check_signing_keys(settings: Settings) -> None:
     from maestro_ai.keys import KeyConfig
 
     KeyConfig.from_settings(settings).read_signing_material()
+
+
+def check_ray(settings: Settings) -> None:
+    """A configured Ray cluster (``host:port`` or ``ray://``) answers on its port; an empty address or 'auto'
+    (a Ray started here, or found on this node) has nothing to check before it is joined."""
+    if not settings.ray_address or settings.ray_address == "auto":
+        return
+    from inference.fanout import ray_unreachable
+    from maestro_ai.errors import ServiceUnreachable
+
+    problem = ray_unreachable(settings.ray_address)
+    if problem:
+        raise ServiceUnreachable("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at "
+                                 f"{settings.ray_address!r}: {problem}")
 
 
 def check_engine(settings: Settings) -> None:

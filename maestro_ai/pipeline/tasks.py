@@ -23,15 +23,43 @@ log = logging.getLogger(__name__)
 SNOWFLAKE_CONN_ID = "maestro_snowflake"
 
 
-def run_context(context: Mapping[str, Any], dag_id: str) -> RunContext:
-    """The RunContext of the task's DAG run: the logical date is the run date (its UTC day)."""
+def run_context(context: Mapping[str, Any], dag_id: str, ray: Mapping[str, Any] | None = None) -> RunContext:
+    """The RunContext of the task's DAG run: the logical date is the run date (its UTC day).
+
+    ``ray`` is the setup task's :class:`~maestro_ai.pipeline.ray_head.RayHead` (as XCom hands it on): when it
+    names an address, the task joins that Ray instead of ``MAESTRO_RAY_ADDRESS``.
+    """
     logical = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
     if logical is None:
         logical = dt.datetime.now(dt.UTC)
     ti = context.get("ti")
     airflow = {"dag_id": dag_id, "run_id": context.get("run_id") or getattr(ti, "run_id", None),
                "try_number": getattr(ti, "try_number", None)}
-    return RunContext.create(task_settings(), dag_id, logical, airflow)
+    settings = task_settings()
+    if ray and ray.get("address"):
+        settings = settings.model_copy(update={"ray_address": str(ray["address"])})
+    return RunContext.create(settings, dag_id, logical, airflow)
+
+
+def start_ray(context: Mapping[str, Any], dag_id: str) -> dict[str, Any]:
+    """The setup task: the Ray this DAG run's tasks join (a local head started for the run in embedded mode)."""
+    from maestro_ai.pipeline.ray_head import start_head
+
+    ctx = run_context(context, dag_id)
+    return start_head(ctx.settings, ctx.run_id).to_dict()
+
+
+def stop_ray(head: Mapping[str, Any] | None) -> bool:
+    """The teardown task: stops the head the setup task started (runs even when the DAG run failed)."""
+    import sys
+
+    from maestro_ai.pipeline.ray_head import RayHead, stop_head
+
+    ray_head = RayHead.from_dict(dict(head or {}))
+    ray = sys.modules.get("ray")
+    if ray_head.pgid and ray is not None and ray.is_initialized():
+        ray.shutdown()  # dag.test() runs every task in one process: leave no connection to the stopped head
+    return stop_head(ray_head)
 
 
 def task_settings() -> Any:

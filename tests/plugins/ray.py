@@ -22,7 +22,7 @@ def ray_cluster():
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     started = False
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"], "HF_HUB_OFFLINE": "1"}})
         started = True
     import ray.data
