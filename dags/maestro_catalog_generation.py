@@ -8,7 +8,16 @@ prompts active in `PROMPT_CATALOG` are planned into requests with deterministic 
 C2PA manifests and store the audio), then loaded in one MERGE transaction (TRACKS, TRACK_PROVENANCE,
 ROYALTY_SPLITS, request statuses) and the run is closed with counts.
 
-Re-running a date changes nothing; an interrupted run re-run ends where an uninterrupted one would.
+**One Ray per DAG run.** With `MAESTRO_RAY_ADDRESS` empty, the `start_ray` setup task starts one local Ray head
+(loopback address, sized to the machine) and hands its address to every `generate` task through XCom; the
+`stop_ray` teardown stops it, even when the run fails. With `MAESTRO_RAY_ADDRESS` set, every task joins that
+cluster and nothing is started.
+
+**Unpausing** the DAG runs it for the latest complete day at once (`catchup=False`: earlier days are not
+back-filled); `MAESTRO_CATALOG_SCHEDULE=none` makes it run only when triggered. **Re-running a date**: clear it
+(`airflow tasks clear maestro_catalog_generation -s DATE -e DATE -y`); a second trigger for the same logical date
+is refused by Airflow. Re-running a date changes nothing; an interrupted run re-run ends where an uninterrupted
+one would.
 XComs carry ids and storage keys only. Snowflake credentials come from the `maestro_snowflake` connection when
 it exists. Params: `duration_s` (override every track's length), `shard_size`, `pool_size`, `batch_size`, and the
 **failure budget** `failure_budget_pct` / `failure_budget_first_n`: a shard or run over it (e.g. every request
@@ -23,9 +32,11 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
 
 DAG_ID = "maestro_catalog_generation"
+# Deployment knobs (environment, read when the DAG file is parsed): "none" runs the DAG only when triggered.
+SCHEDULE = os.environ.get("MAESTRO_CATALOG_SCHEDULE", "@daily")
 DEFAULT_ARGS = {
     "owner": "maestro",
-    "retries": 3,
+    "retries": int(os.environ.get("MAESTRO_TASK_RETRIES", "3")),
     # First retry delay in seconds (doubles each retry); tests shorten it so a failing run fails in seconds.
     "retry_delay": timedelta(seconds=float(os.environ.get("MAESTRO_TASK_RETRY_DELAY_S", "30"))),
     "retry_exponential_backoff": True,
@@ -35,7 +46,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id=DAG_ID,
-    schedule="@daily",
+    schedule=None if SCHEDULE.lower() in ("", "none") else SCHEDULE,
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,

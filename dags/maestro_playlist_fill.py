@@ -22,7 +22,7 @@ from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
 DAG_ID = "maestro_playlist_fill"
 DEFAULT_ARGS = {
     "owner": "maestro",
-    "retries": 3,
+    "retries": int(os.environ.get("MAESTRO_TASK_RETRIES", "3")),
     # First retry delay in seconds (doubles each retry); tests shorten it so a failing run fails in seconds.
     "retry_delay": timedelta(seconds=float(os.environ.get("MAESTRO_TASK_RETRY_DELAY_S", "30"))),
     "retry_exponential_backoff": True,

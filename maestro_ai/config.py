@@ -39,7 +39,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # An engine outside the registry, named by its import path (a plugin): ``package.module:EngineClass``.
 ENGINE_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 # MAESTRO_* variables that are read directly, not settings (so not warned about as unknown).
-OTHER_VARIABLES = ("MAESTRO_CONFIG", "MAESTRO_TASK_RETRY_DELAY_S", "MAESTRO_GIT_COMMIT", "MAESTRO_IMAGE")
+OTHER_VARIABLES = ("MAESTRO_CONFIG", "MAESTRO_TASK_RETRY_DELAY_S", "MAESTRO_TASK_RETRIES", "MAESTRO_CATALOG_SCHEDULE",
+                   "MAESTRO_GIT_COMMIT", "MAESTRO_IMAGE")
 
 
 class _TomlSource(PydanticBaseSettingsSource):

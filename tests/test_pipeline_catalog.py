@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import time
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
 from maestro_ai import identity
@@ -76,6 +78,30 @@ def test_rerun_of_same_date_changes_nothing(finished):
     assert before.differences(after) == []
     assert second.changed_rows == 0 and second.generated_now == 0
     assert second.counts == first.counts
+
+
+def test_stale_results_of_an_earlier_attempt_never_rewrite_a_done_tracks_splits(finished):
+    """A rerun whose load is handed an earlier attempt's result files (Airflow keeps the XComs of map indexes a
+    shrunk expansion removed) must not recompute the splits of tracks that are already done."""
+    from inference.fanout import run_locally
+    from maestro_ai.pipeline import catalog
+
+    settings, first, *_ = finished
+    store = TrackStore(settings.storage_url)
+    gated_now = staging.read_stage(store, staging.stage_key(first.run_id, "gated"))  # the rerun's: all done
+    done = gated_now.filter(pa.compute.equal(gated_now["STATUS"], "done"))
+    as_first_time = done.set_column(done.schema.get_field_index("STATUS"), "STATUS",
+                                    pa.array(["planned"] * done.num_rows))
+    # What the first attempt's result files held: one generated row per track (resumed from storage here).
+    results = run_locally(catalog._work_table(as_first_time), catalog.worker_spec(settings, OPTIONS))
+    assert set(gated_now["STATUS"].to_pylist()) <= {"done", "rejected"}
+    assert results.num_rows == done.num_rows > 0 and set(results["STATUS"].to_pylist()) == {"generated"}
+    with connect(settings) as wh:
+        before = wh.query("SELECT * FROM ROYALTY_SPLITS ORDER BY TRACK_ID, HOLDER_ID").to_pylist()
+        report = records.load_run(wh, gated_now, results, records.platform_holder_id(wh))
+        after = wh.query("SELECT * FROM ROYALTY_SPLITS ORDER BY TRACK_ID, HOLDER_ID").to_pylist()
+        totals = wh.query("SELECT SUM(SHARE_BPS) AS T FROM ROYALTY_SPLITS GROUP BY TRACK_ID").to_pylist()
+    assert report.changed == 0 and after == before and {t["T"] for t in totals} == {10000}
 
 
 def test_stage_timings_are_reported(finished):

@@ -14,6 +14,8 @@ from maestro_ai.cli import app
 
 run_app = typer.Typer(help="Run a pipeline for one date, in this process.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+airflow_app = typer.Typer(help="Running the DAGs on a real Airflow (outside compose).", no_args_is_help=True)
+app.add_typer(airflow_app, name="airflow")
 console = Console(soft_wrap=True)
 
 DateOpt = Annotated[str, typer.Option("--date", help="Run date, YYYY-MM-DD (the DAG's logical date).")]
@@ -75,6 +77,20 @@ def _run_inputs(date: str, duration: int | None, workers: int, failure_budget_pc
         flag = _FLAGS.get(exc.field, exc.field)
         raise InputError(flag, str(exc).removeprefix(f"{exc.field}: ")) from None
     return settings, day, options
+
+
+@airflow_app.command("env")
+def airflow_env_cmd(host: Annotated[str, typer.Option("--host", help="api-server address (loopback by default)")]
+                    = "127.0.0.1",
+                    port: Annotated[int, typer.Option("--port", help="api-server port")] = 8080) -> None:
+    """Print the variables every Airflow process needs, for `eval "$(maestro airflow env)"` (docs/deploy.md)."""
+    from maestro_ai.config import load_settings
+    from maestro_ai.errors import InputError
+    from maestro_ai.pipeline.airflow_env import shell_exports
+
+    if not 1 <= port <= 65535:
+        raise InputError("--port", f"{port} is not a TCP port (1..65535)")
+    typer.echo(shell_exports(load_settings(), host=host, port=port))
 
 
 @app.command("demo")

@@ -41,12 +41,12 @@ class DemoFacts:
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:
-    """A SQLite Airflow under ``MAESTRO_HOME/airflow`` that parses the repo's ``dags/``."""
-    home = settings.home / "airflow"
-    return {"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60"}
+    """A SQLite Airflow under ``MAESTRO_HOME/airflow`` that parses the repo's ``dags/`` (dag.test needs no services)."""
+    from maestro_ai.pipeline.airflow_env import airflow_environment as environment
+
+    env = environment(settings, executor="LocalExecutor")
+    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    return env
 
 
 def prepare(settings: Settings) -> None:

@@ -137,8 +137,13 @@ def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: st
     tracks, provenance, splits = [], [], []
     for res in results.to_pylist():
         request = by_request.get(res["REQUEST_ID"])
-        if request is None:
-            log.warning("result for an unknown request ignored", extra={"request_id": res["REQUEST_ID"]})
+        if request is None or request["STATUS"] != PLANNED:
+            # Only requests this run gated and sent to generation are loaded. A result for anything else is stale
+            # (e.g. a result file of an earlier attempt with more shards, still named by a mapped task's XCom):
+            # loading it would recompute the splits of a ``done`` track from an empty RELIED list.
+            log.warning("result ignored: its request was not sent to generation in this run",
+                        extra={"request_id": res["REQUEST_ID"],
+                               "status": None if request is None else request["STATUS"]})
             continue
         outcome[res["REQUEST_ID"]] = (res["STATUS"], res["REASONS"] or "[]")
         if res["STATUS"] != "generated":
