@@ -37,8 +37,8 @@ def run_catalog_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOp
 
     Exits 0 when the run succeeded, 1 when it failed its failure budget (the run row says why), 2 on bad input.
     """
-    from maestro_ai.cli.output import native_stdout_to_stderr
     from maestro_ai.pipeline import run_catalog
+    from maestro_ai.pipeline.native_output import native_stdout_to_stderr
 
     settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
     with native_stdout_to_stderr():
@@ -50,7 +50,7 @@ def run_catalog_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOp
 def run_playlist_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOpt = 2,
                      failure_budget_pct: BudgetPctOpt = None, as_json: JsonOpt = False) -> None:
     """Top up playlists below their target with matching, smoothly ordered tracks (never overfills)."""
-    from maestro_ai.cli.output import native_stdout_to_stderr
+    from maestro_ai.pipeline.native_output import native_stdout_to_stderr
     from maestro_ai.pipeline.playlist import run_playlist_fill
 
     settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)

@@ -13,6 +13,7 @@ any step, ends in the state an uninterrupted run leaves.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -28,6 +29,7 @@ from maestro_ai.failure_budget import BudgetExceeded, BudgetVerdict, FailureBudg
 from maestro_ai.limits import DURATION_RANGE_S
 from maestro_ai.pipeline import planning, records, staging
 from maestro_ai.pipeline.context import CATALOG_DAG_ID, RunContext, StageTimer, check_run_date, warehouse
+from maestro_ai.pipeline.native_output import native_stderr_to_file
 from maestro_ai.storage import TrackStore
 
 log = logging.getLogger(__name__)
@@ -181,9 +183,13 @@ def generate_stage(ctx: RunContext, gated_key: str, shard_no: int, n_shards: int
         return judge(seen, budget, final=False).exceeded
 
     requests = planning.shard(staging.read_stage(store, gated_key), shard_no, n_shards)
-    results = run_generation(_work_table(requests), worker_spec(ctx.settings, options),
-                             FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
-                             ray_address=ctx.settings.ray_address, stop=stop)
+    # Under Airflow every stderr line becomes an ERROR line of the task log: Ray's own output goes to a file.
+    quiet = (native_stderr_to_file(ctx.settings.home / "logs" / f"ray-{ctx.run_id}-shard-{shard_no:04d}.log")
+             if ctx.airflow.get("dag_id") else contextlib.nullcontext())
+    with quiet:
+        results = run_generation(_work_table(requests), worker_spec(ctx.settings, options),
+                                 FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
+                                 ray_address=ctx.settings.ray_address, stop=stop)
     key = staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results)
     verdict = judge([outcome(r) for r in results.to_pylist()], budget)
     if verdict.exceeded:

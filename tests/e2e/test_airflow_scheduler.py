@@ -113,6 +113,11 @@ def test_a_four_shard_catalog_run_succeeds_first_time_and_a_cleared_rerun_change
     generate = [t for t in tasks if t[0] == "generate"]
     assert len(generate) == 4 and all(t[2] == "success" and t[3] == 1 for t in generate), tasks
     assert ("stop_ray", -1, "success", 1) in tasks  # the run's Ray head was stopped by the teardown
+    generate_logs = list((Path(env["AIRFLOW_HOME"]) / "logs").rglob("task_id=generate/**/*.log"))
+    assert len(generate_logs) == 4
+    stderr_errors = [line for p in generate_logs for line in p.read_text().splitlines()
+                     if '"logger":"task.stderr"' in line]
+    assert stderr_errors == []  # Ray's own output went to $MAESTRO_HOME/logs, not into the task logs as ERROR
 
     [[tracks], requests, [provenance]] = warehouse_sql(
         seeded_home, "SELECT COUNT(*) AS N, COUNT(DISTINCT TRACK_ID) AS D FROM TRACKS",
