@@ -27,21 +27,15 @@ failing alike) closes the run `failed` with the reason and fails its task, inste
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
+from airflow.sdk import Param, dag
+
+from maestro_ai.dag_wiring import default_args, generation_tasks
 
 DAG_ID = "maestro_catalog_generation"
 # Deployment knobs (environment, read when the DAG file is parsed): "none" runs the DAG only when triggered.
 SCHEDULE = os.environ.get("MAESTRO_CATALOG_SCHEDULE", "@daily")
-DEFAULT_ARGS = {
-    "owner": "maestro",
-    "retries": int(os.environ.get("MAESTRO_TASK_RETRIES", "3")),
-    # First retry delay in seconds (doubles each retry); tests shorten it so a failing run fails in seconds.
-    "retry_delay": timedelta(seconds=float(os.environ.get("MAESTRO_TASK_RETRY_DELAY_S", "30"))),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 
 @dag(
@@ -50,7 +44,7 @@ DEFAULT_ARGS = {
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     tags=["maestro", "generation"],
     doc_md=__doc__,
     params={
@@ -65,84 +59,7 @@ DEFAULT_ARGS = {
     },
 )
 def maestro_catalog_generation():
-    @task
-    def preflight() -> dict:
-        from maestro_ai.pipeline import catalog, tasks
-
-        ctx = get_current_context()
-        with tasks.failing_fast():
-            return catalog.preflight_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
-
-    @setup
-    def start_ray(checked: dict) -> dict:
-        from maestro_ai.pipeline import tasks
-
-        return tasks.start_ray(get_current_context(), DAG_ID)
-
-    @teardown
-    def stop_ray(ray: dict) -> None:
-        from maestro_ai.pipeline import tasks
-
-        tasks.stop_ray(ray)
-
-    @task
-    def open_run(checked: dict) -> str:
-        from maestro_ai.pipeline import catalog, tasks
-
-        return catalog.open_stage(tasks.run_context(get_current_context(), DAG_ID))
-
-    @task
-    def plan(maestro_run_id: str) -> str:
-        from maestro_ai.pipeline import catalog, tasks
-
-        ctx = get_current_context()
-        with tasks.failing_fast():
-            return catalog.plan_stage(tasks.run_context(ctx, DAG_ID), tasks.options(ctx["params"]))
-
-    @task
-    def gate(planned_key: str) -> str:
-        from maestro_ai.pipeline import catalog, tasks
-
-        with tasks.failing_fast():
-            return catalog.gate_stage(tasks.run_context(get_current_context(), DAG_ID), planned_key)
-
-    @task
-    def shards(gated_key: str) -> list[dict]:
-        from maestro_ai.pipeline import catalog, tasks
-
-        ctx = get_current_context()
-        numbers = catalog.shard_stage(tasks.run_context(ctx, DAG_ID), gated_key, tasks.options(ctx["params"]))
-        return [{"gated_key": gated_key, "shard_no": n, "n_shards": len(numbers)} for n in numbers]
-
-    @task(max_active_tis_per_dagrun=4)
-    def generate(shard: dict, ray: dict) -> str:
-        from maestro_ai.pipeline import catalog, tasks
-
-        ctx = get_current_context()
-        with tasks.failing_fast():
-            return catalog.generate_stage(tasks.run_context(ctx, DAG_ID, ray), shard["gated_key"], shard["shard_no"],
-                                          shard["n_shards"], tasks.options(ctx["params"]))
-
-    @task(trigger_rule="none_failed")
-    def load(gated_key: str, result_keys: list[str] | None) -> dict:
-        from maestro_ai.pipeline import catalog, tasks
-
-        ctx = get_current_context()
-        with tasks.failing_fast():
-            return catalog.load_stage(tasks.run_context(ctx, DAG_ID), gated_key, tasks.mapped_results(result_keys),
-                                      tasks.options(ctx["params"]))
-
-    @task(trigger_rule="none_failed")
-    def close_run(loaded: dict) -> dict:
-        from maestro_ai.pipeline import catalog, tasks
-
-        return catalog.close_stage(tasks.run_context(get_current_context(), DAG_ID))
-
-    checked = preflight()
-    ray = start_ray(checked)
-    gated = gate(plan(open_run(checked)))
-    results = generate.partial(ray=ray).expand(shard=shards(gated))
-    close_run(load(gated, results)) >> stop_ray(ray)
+    generation_tasks(DAG_ID, planner="catalog")
 
 
 maestro_catalog_generation()
