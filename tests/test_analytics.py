@@ -39,7 +39,7 @@ def _load(wh: Warehouse) -> None:
             {**request, "REQUEST_ID": "q1", "PROMPT_ID": "p_jazz", "STATUS": "generated", "REASONS": "[]"},
             {**request, "REQUEST_ID": "q2", "PROMPT_ID": "p_jazz", "STATUS": "failed", "REASONS": '["qc:loudness"]'},
             {**request, "REQUEST_ID": "q3", "PROMPT_ID": "p_rock", "STATUS": "rejected",
-             "REASONS": '["blocked_term", "expired_license"]'},
+             "REASONS": '[{"code": "blocked_term", "message": "blocked term \'x\'"}, {"code": "license_expired"}]'},
             {**request, "REQUEST_ID": "q4", "PROMPT_ID": "p_rock", "STATUS": "generated", "REASONS": "[]"},
         ],
         "TRACKS": [
