@@ -7,14 +7,23 @@ warehouse layer, the Spark job (`jobs/royalty_statements.py`, master `MAESTRO_SP
 and statements, they are checked (every pool's lines sum exactly to the pool) and MERGEd back. Re-running a month
 replaces it and never double counts. Unallocated pools and unmatched events are recorded in ROYALTY_RUNS.
 
+**A month whose REVENUE_POOLS are not loaded yet is skipped**, not failed: `compute_and_load` ends *skipped* with
+the message `period: no revenue pool for YYYY-MM in REVENUE_POOLS; load the period's pools first`, in one try, and
+nothing is written. Once the pools are loaded, clear that task (or trigger with `period`) to pay the month.
+
+Bad input or configuration (malformed pools or splits, a bad `MAESTRO_*` setting) fails the task at once, without
+retries; transient errors (warehouse, Spark) are retried.
+
 Params: `period` (override, `YYYY-MM`), `engine` (`spark` or `sql`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
+
+from maestro_ai.dag_wiring import default_args
 
 DAG_ID = "maestro_royalty_statements"
 
@@ -25,7 +34,7 @@ DAG_ID = "maestro_royalty_statements"
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "maestro", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(retries=2, retry_delay_s=60),
     tags=["maestro", "royalties"],
     doc_md=__doc__,
     params={
@@ -36,17 +45,25 @@ DAG_ID = "maestro_royalty_statements"
 def maestro_royalty_statements():
     @task
     def choose_period() -> str:
+        from maestro_ai.pipeline import tasks
         from maestro_ai.royalty_rules import previous_period
 
         ctx = get_current_context()
-        return ctx["params"].get("period") or previous_period(ctx["logical_date"])
+        with tasks.failing_fast():
+            return ctx["params"].get("period") or previous_period(ctx["logical_date"])
 
     @task
     def compute_and_load(period: str) -> dict:
-        from maestro_ai.config import load_settings
-        from maestro_ai.royalties import run_royalties
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        run = run_royalties(load_settings(), period, engine=get_current_context()["params"]["engine"])
+        from maestro_ai.pipeline import tasks
+        from maestro_ai.royalties import PoolsNotLoaded, run_royalties
+
+        with tasks.failing_fast():
+            try:
+                run = run_royalties(tasks.task_settings(), period, engine=get_current_context()["params"]["engine"])
+            except PoolsNotLoaded as exc:  # not an error: the month cannot be paid yet
+                raise AirflowSkipException(str(exc)) from exc
         return {"period": run.period, "ledger_lines": run.ledger_lines, "stale_deleted": run.stale_deleted,
                 **{k: v for k, v in run.report.as_row().items() if k != "period"}}
 

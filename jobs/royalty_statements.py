@@ -6,14 +6,18 @@ Inputs (Parquet, UPPER CASE columns as the warehouse exports them) under ``input
 * ``royalty_splits.parquet``: TRACK_ID, HOLDER_ID, SHARE_BPS (bps; each track sums to 10000)
 * ``revenue_pools.parquet``: PERIOD, TERRITORY, CURRENCY, AMOUNT (decimal, at most 6 places)
 
-Outputs under ``out_dir``: ``ledger.parquet`` and ``statements.parquet`` (see RoyaltyResult).
+Outputs under ``out_dir``: ``ledger.parquet`` and ``statements.parquet`` (see RoyaltyResult) and, when
+``out_dir`` is a local path, ``report.json`` (the RoyaltyReport; see :func:`write_report`), written last, so its
+presence means the run finished.
 
 Money never touches a float: a pool is integer micro-units, a line's exact share is the integer fraction
 ``P*s*b / (T*10000)`` held in decimal(38,0), its floor is Spark's exact integral division, and the micro-units
 left over in a pool go to the lines with the largest remainders (ties by TRACK_ID, HOLDER_ID).
 
 Run as ``spark-submit jobs/royalty_statements.py --inputs DIR --period YYYY-MM --out DIR`` or call
-``run_royalty_statements(spark, inputs_dir, period, out_dir)``.
+``run_royalty_statements(spark, inputs_dir, period, out_dir)``. Spark's own log is WARN and above: ``main`` sets
+``spark.log.level=WARN`` unless given one, and ``jobs/log4j2.properties`` (pass it with ``--driver-java-options
+-Dlog4j2.configurationFile=file:jobs/log4j2.properties``) silences the start-up lines before the context exists.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ import argparse
 import json
 import logging
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from maestro_ai.atomic import atomic_path
 from maestro_ai.errors import InputError
 from maestro_ai.royalty_rules import (
     QUALIFYING_MS,
@@ -43,6 +50,13 @@ INPUT_FILES = {
     "ROYALTY_SPLITS": "royalty_splits.parquet",
     "REVENUE_POOLS": "revenue_pools.parquet",
 }
+OUTPUT_FILES = ("ledger.parquet", "statements.parquet")
+REPORT_FILE = "report.json"
+# Log4j 2 configuration for the driver JVM: WARN and above on stderr. Spark reads it only at JVM start, so it goes
+# on the command line (spark-submit --driver-java-options) or into spark.driver.extraJavaOptions of a session
+# that launches its own JVM (maestro_ai.royalties does); spark.log.level=WARN covers what starts after the context.
+LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2.properties")
+SPARK_LOG_LEVEL = "WARN"
 _MAX_NAMED = 20  # tracks named in an error message
 
 
@@ -53,7 +67,8 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
         spark: a SparkSession; its session time zone is set to UTC (the rule's calendar).
         inputs_dir: directory (local path or URL Spark can read) holding the three input Parquet datasets.
         period: the UTC month, ``YYYY-MM``.
-        out_dir: directory for ``ledger.parquet`` and ``statements.parquet`` (replaced if present).
+        out_dir: directory for ``ledger.parquet`` and ``statements.parquet`` (replaced if present) and, when it is
+            local, ``report.json`` (removed first, written last).
 
     Raises:
         InputError: the period is malformed or has no pool; a pool amount has more than 6 decimal places, is
@@ -66,6 +81,10 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
     base = inputs_dir.rstrip("/")
     read = {name: spark.read.parquet(f"{base}/{file}") for name, file in INPUT_FILES.items()}
 
+    out = out_dir.rstrip("/")
+    local = local_dir(out)
+    if local is not None:  # a report left by an earlier run must not vouch for outputs this run may not finish
+        (local / REPORT_FILE).unlink(missing_ok=True)
     pools = _pools_for_period(spark, read["REVENUE_POOLS"], period)
     splits = _checked_splits(read["ROYALTY_SPLITS"])
     counted = _territory_track_counts(read["STREAM_EVENTS"], start, end).cache()  # small: territories x tracks
@@ -80,8 +99,7 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
             F.sum("STREAMS").cast("long").alias("STREAMS"),
             F.sum("AMOUNT").cast("decimal(38,6)").alias("AMOUNT"),
         )
-        out = out_dir.rstrip("/")
-        ledger_path, statements_path = f"{out}/ledger.parquet", f"{out}/statements.parquet"
+        ledger_path, statements_path = (f"{out}/{name}" for name in OUTPUT_FILES)
         # One sorted file each: coalesce + sortWithinPartitions avoids the sampling job a global orderBy costs.
         ledger.coalesce(1).sortWithinPartitions("TERRITORY", "CURRENCY", "TRACK_ID", "HOLDER_ID").write.mode(
             "overwrite"
@@ -94,7 +112,52 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
         # Unpersist the cached plan itself: a later run over a rewritten file would otherwise reuse stale rows.
         counted.unpersist(blocking=True)
     log.info("royalties %s: %s", period, report.as_row())
-    return RoyaltyResult(period, ledger_path, statements_path, report, engine="spark")
+    result = RoyaltyResult(period, ledger_path, statements_path, report, engine="spark")
+    if local is None:
+        log.warning("%s is not a local path: %s not written (the report is in this log)", out, REPORT_FILE)
+    else:
+        write_report(result, local)
+    return result
+
+
+def write_report(result: RoyaltyResult, out_dir: Path) -> Path:
+    """Writes ``out_dir/report.json`` atomically: period, engine, output file names and the report's row.
+
+    The JSON is ``{"period": "YYYY-MM", "engine": ..., "ledger": "ledger.parquet", "statements":
+    "statements.parquet", "report": RoyaltyReport.as_row()}`` (amounts as decimal text); :func:`read_report`
+    reads it back.
+    """
+    document = {"period": result.period, "engine": result.engine, "ledger": OUTPUT_FILES[0],
+                "statements": OUTPUT_FILES[1], "report": result.report.as_row()}
+    path = out_dir / REPORT_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_report(path: Path, field: str = "report") -> tuple[str, RoyaltyReport]:
+    """The engine and RoyaltyReport in a ``report.json`` written by :func:`write_report`.
+
+    Raises:
+        InputError: naming ``field`` when the file is not such a report.
+    """
+    try:
+        document = json.loads(path.read_text())
+        row = document["report"]
+        counts = {k: int(row[k]) for k in RoyaltyReport.__dataclass_fields__ if k not in ("period", "unallocated")}
+        unallocated = tuple(UnallocatedPool(u["territory"], u["currency"], Decimal(u["amount"]))
+                            for u in row["unallocated"])
+        return str(document["engine"]), RoyaltyReport(period=str(document["period"]), unallocated=unallocated,
+                                                      **counts)
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        raise InputError(field, f"{path} is not a royalty report ({type(exc).__name__}: {exc})") from exc
+
+
+def local_dir(location: str) -> Path | None:
+    """``location`` as a local directory (a plain path or a ``file:`` URL); None for other URLs (s3a://, hdfs://)."""
+    if location.startswith("file:"):
+        return Path(urlparse(location).path)
+    return None if "://" in location else Path(location)
 
 
 def _pools_for_period(spark: Any, pools_df: Any, period: str) -> Any:
@@ -270,7 +333,11 @@ def _report(cells: Any, pools: Any, period: str) -> RoyaltyReport:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """spark-submit entry point: builds (or joins) the session and runs one period; logs the report as JSON."""
+    """spark-submit entry point: builds (or joins) the session and runs one period; logs the report as JSON.
+
+    Spark logs at WARN unless ``--conf spark.log.level=...`` says otherwise (e.g. INFO to debug a cluster).
+    """
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     parser = argparse.ArgumentParser(description="Royalty statements for one UTC month.")
@@ -279,12 +346,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    spark = (
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its INFO lines narrate every gateway call
+    builder = (
         SparkSession.builder.appName(f"maestro-royalties-{args.period}")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "true")
-        .getOrCreate()
     )
+    # spark-submit's --conf values live in the JVM: SparkConf sees them once the gateway is up (the builder would
+    # start it anyway); before that it is an empty dict and an operator's spark.log.level=INFO would be overridden.
+    SparkContext._ensure_initialized()
+    if not SparkConf().contains("spark.log.level"):
+        builder = builder.config("spark.log.level", SPARK_LOG_LEVEL)
+    spark = builder.getOrCreate()
     try:
         result = run_royalty_statements(spark, args.inputs, args.period, args.out)
     finally:

@@ -19,13 +19,16 @@ from typing import Any, Literal
 Planner = Literal["catalog", "playlist"]
 
 
-def default_args() -> dict[str, Any]:
-    """Retries with exponential backoff; ``MAESTRO_TASK_RETRIES`` and ``MAESTRO_TASK_RETRY_DELAY_S`` (tests
-    shorten the delay so a failing run fails in seconds) override the defaults, 3 and 30 s."""
+def default_args(retries: int = 3, retry_delay_s: float = 30.0) -> dict[str, Any]:
+    """Every Maestro DAG's task defaults: retries with exponential backoff (at most 10 minutes apart).
+
+    ``MAESTRO_TASK_RETRIES`` and ``MAESTRO_TASK_RETRY_DELAY_S`` override ``retries`` and the first delay
+    (seconds; tests shorten it so a failing run fails in seconds).
+    """
     return {
         "owner": "maestro",
-        "retries": int(os.environ.get("MAESTRO_TASK_RETRIES", "3")),
-        "retry_delay": timedelta(seconds=float(os.environ.get("MAESTRO_TASK_RETRY_DELAY_S", "30"))),
+        "retries": int(os.environ.get("MAESTRO_TASK_RETRIES", str(retries))),
+        "retry_delay": timedelta(seconds=float(os.environ.get("MAESTRO_TASK_RETRY_DELAY_S", str(retry_delay_s)))),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
     }

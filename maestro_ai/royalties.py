@@ -3,6 +3,11 @@
     run = run_royalties(settings, "2026-03")            # Spark on settings.spark_master
     run = run_royalties(settings, "2026-03", engine="sql")  # the same rule in plain SQL, in the warehouse
 
+On a cluster the three steps run apart (``maestro royalties export-inputs`` / ``spark-submit`` / ``load-outputs``):
+
+    export_period_inputs(settings, "2026-03", inputs)   # Parquet for jobs/royalty_statements.py
+    run = load_period_outputs(settings, read_outputs(out, "2026-03"))  # what the job wrote: check, MERGE
+
 Both engines implement the rule in maestro_ai.royalty_rules and agree to the micro-unit (tests check it). The
 backend-specific part is only the Parquet export (``wh.export_parquet``); the Spark job reads files.
 
@@ -49,6 +54,14 @@ _POOLS_SQL = "SELECT PERIOD, TERRITORY, CURRENCY, AMOUNT FROM REVENUE_POOLS WHER
 _KEY_SEP = "\x1f"  # unit separator: cannot appear in ids, so joined keys are unambiguous
 
 
+class PoolsNotLoaded(InputError):
+    """The period has no row in REVENUE_POOLS yet: nothing can be paid until its pools are loaded."""
+
+    def __init__(self, period: str) -> None:
+        super().__init__("period", f"no revenue pool for {period} in REVENUE_POOLS; load the period's pools first")
+        self.period = period
+
+
 @dataclass(frozen=True)
 class RoyaltyRun:
     """A computed and loaded period: the report, the statements and what the MERGE changed."""
@@ -86,15 +99,18 @@ def export_inputs(wh: Warehouse, period: str, inputs_dir: Path) -> dict[str, int
 def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult:
     """The rule in plain SQL (sql/royalties/*.sql) on the warehouse's STREAM_EVENTS, ROYALTY_SPLITS, REVENUE_POOLS.
 
-    Raises the same InputErrors as the Spark job (malformed period, no pool, bad pool amount, bad splits).
+    Raises the same InputErrors as the Spark job (malformed period, no pool, bad pool amount, bad splits). Writes
+    ``ledger.parquet``, ``statements.parquet`` and ``report.json`` under ``out_dir``, as the Spark job does.
     """
+    from jobs.royalty_statements import REPORT_FILE, write_report
+
     params = period_params(period)
     bad = wh.query_file("royalties/split_totals.sql").to_pylist()
     if bad:
         named = ", ".join(f"{r['TRACK_ID']} ({r['TOTAL_BPS']} bps, {r['SPLIT_ROWS']} rows)" for r in bad[:20])
         raise InputError("ROYALTY_SPLITS.SHARE_BPS", "splits must be non-negative, one row per holder, and sum to "
                          f"exactly 10000 bps per track; period refused. Offending tracks: {named}")
-    pools = _checked_pools(wh.query_file("royalties/pools.sql", {"period": period}).to_pylist(), period)
+    pools = period_pools(wh, period)
     ledger = wh.query_file("royalties/ledger.sql", params)
     statements = wh.query(f"WITH LEDGER AS ({read_sql('royalties/ledger.sql')})\n"
                           f"{read_sql('royalties/statements.sql')}", params)
@@ -106,10 +122,13 @@ def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult
         **{k.lower(): int(v or 0) for k, v in counts.items()},  # COUNT_IF over no events is NULL on DuckDB
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / REPORT_FILE).unlink(missing_ok=True)  # written last: present only beside outputs that are complete
     ledger_path, statements_path = out_dir / "ledger.parquet", out_dir / "statements.parquet"
     _write_parquet(ledger, ledger_path)
     _write_parquet(statements, statements_path)
-    return RoyaltyResult(period, str(ledger_path), str(statements_path), report, engine="sql")
+    result = RoyaltyResult(period, str(ledger_path), str(statements_path), report, engine="sql")
+    write_report(result, out_dir)
+    return result
 
 
 def compute_with_spark(settings: Settings, inputs_dir: Path, period: str, out_dir: Path,
@@ -166,6 +185,61 @@ def load_result(wh: Warehouse, result: RoyaltyResult) -> tuple[tuple[UpsertResul
     return merged, deleted
 
 
+def export_period_inputs(settings: Settings, period: str, inputs_dir: Path) -> dict[str, int]:
+    """Checks the period's pools, then writes the Spark job's three input files (each atomically); returns row counts.
+
+    Raises:
+        InputError: the period is malformed or its pools are malformed; PoolsNotLoaded when it has none.
+    """
+    period_bounds(period)
+    with connect(settings) as wh:
+        period_pools(wh, period)  # refuse here, not after a cluster has started
+        return export_inputs(wh, period, inputs_dir)
+
+
+def read_outputs(out_dir: Path, period: str, field: str = "out_dir") -> RoyaltyResult:
+    """The result a royalty job left under ``out_dir``: ``ledger.parquet``, ``statements.parquet``, ``report.json``.
+
+    A Spark output directory must hold ``_SUCCESS`` (Spark writes it when the write committed).
+
+    Raises:
+        InputError: naming ``field`` when a file is missing, incomplete or not a report; naming ``period`` when the
+            outputs are of another period.
+    """
+    from jobs.royalty_statements import OUTPUT_FILES, REPORT_FILE, read_report
+
+    period_bounds(period)
+    if not out_dir.is_dir():
+        raise InputError(field, f"{out_dir} is not a directory of royalty job outputs")
+    missing = [name for name in (*OUTPUT_FILES, REPORT_FILE) if not (out_dir / name).exists()]
+    if missing:
+        raise InputError(field, f"{out_dir} lacks {', '.join(missing)}; expected the outputs of "
+                                "jobs/royalty_statements.py (ledger.parquet, statements.parquet, report.json)")
+    for name in OUTPUT_FILES:
+        if (out_dir / name).is_dir() and not (out_dir / name / "_SUCCESS").exists():
+            raise InputError(field, f"{out_dir / name} has no _SUCCESS: the job's write did not finish")
+    engine, report = read_report(out_dir / REPORT_FILE, field)
+    if report.period != period:
+        raise InputError("period", f"the outputs under {out_dir} are for {report.period}, not {period}")
+    return RoyaltyResult(period, str(out_dir / OUTPUT_FILES[0]), str(out_dir / OUTPUT_FILES[1]), report, engine)
+
+
+def load_period_outputs(settings: Settings, result: RoyaltyResult) -> RoyaltyRun:
+    """Checks ``result`` against the warehouse's pools of its period (:func:`check_result`), then MERGEs it.
+
+    Returns the run with the period's statements as they now stand in ROYALTY_STATEMENTS.
+    """
+    with connect(settings) as wh:
+        check_result(result, period_pools(wh, result.period))
+        loads, deleted = load_result(wh, result)
+        statements = wh.query("SELECT HOLDER_ID, CURRENCY, STREAMS, AMOUNT FROM ROYALTY_STATEMENTS "
+                              "WHERE PERIOD = :period ORDER BY HOLDER_ID, CURRENCY", {"period": result.period})
+    lines = pq.read_table(result.ledger_path).num_rows
+    log.info("royalties %s loaded (%s): %d ledger lines, %d stale rows deleted", result.period, result.engine, lines,
+             deleted)
+    return RoyaltyRun(result.period, result.engine, result.report, lines, statements, loads, deleted)
+
+
 def run_royalties(settings: Settings, period: str, engine: str = "spark", spark: Any = None,
                   work_dir: Path | None = None) -> RoyaltyRun:
     """Computes ``period`` with ``engine`` ('spark' or 'sql'), checks the result and MERGEs it into the warehouse.
@@ -176,33 +250,37 @@ def run_royalties(settings: Settings, period: str, engine: str = "spark", spark:
         engine: 'spark' (jobs/royalty_statements.py) or 'sql' (sql/royalties/*.sql in the warehouse).
         spark: an existing SparkSession to use (it is not stopped); default: the active one or a new one.
         work_dir: where the Parquet inputs and outputs go; default ``$MAESTRO_HOME/royalties/<period>``.
+
+    Raises:
+        PoolsNotLoaded: the period has no pool yet (an InputError, checked before anything is computed).
+        InputError: malformed period, engine, pool amounts or splits.
     """
     if engine not in ENGINES:
         raise InputError("engine", f"{engine!r} is not an engine; accepted: {', '.join(ENGINES)}")
     period_bounds(period)
     work = work_dir or settings.home / "royalties" / period
-    with connect(settings) as wh:
-        pools = _checked_pools(wh.query_file("royalties/pools.sql", {"period": period}).to_pylist(), period)
-        if engine == "sql":
+    if engine == "sql":
+        with connect(settings) as wh:
             result = compute_with_sql(wh, period, work / "sql")
-        else:
-            export_inputs(wh, period, work / "inputs")
-    if engine == "spark":  # the warehouse connection is closed while Spark works: DuckDB allows one writer
+    else:  # the warehouse connection is closed while Spark works: DuckDB allows one writer
+        export_period_inputs(settings, period, work / "inputs")
         result = compute_with_spark(settings, work / "inputs", period, work / "spark", spark)
-    check_result(result, pools)
-    with connect(settings) as wh:
-        loads, deleted = load_result(wh, result)
-        statements = wh.query("SELECT HOLDER_ID, CURRENCY, STREAMS, AMOUNT FROM ROYALTY_STATEMENTS "
-                              "WHERE PERIOD = :period ORDER BY HOLDER_ID, CURRENCY", {"period": period})
-    lines = pq.read_table(result.ledger_path).num_rows
-    log.info("royalties %s loaded (%s): %d ledger lines, %d stale rows deleted", period, engine, lines, deleted)
-    return RoyaltyRun(period, engine, result.report, lines, statements, loads, deleted)
+    return load_period_outputs(settings, result)
+
+
+def period_pools(wh: Warehouse, period: str) -> dict[tuple[str, str], int]:
+    """The period's pools in micro-units, keyed (TERRITORY, CURRENCY).
+
+    Raises:
+        PoolsNotLoaded: there is none; InputError: an amount is malformed.
+    """
+    return _checked_pools(wh.query_file("royalties/pools.sql", {"period": period}).to_pylist(), period)
 
 
 def _checked_pools(rows: list[dict[str, Any]], period: str) -> dict[tuple[str, str], int]:
-    """Pools of the period in micro-units; InputError when there is none or an amount is malformed."""
+    """Pools of the period in micro-units; PoolsNotLoaded when there is none, InputError for a malformed amount."""
     if not rows:
-        raise InputError("period", f"no revenue pool for {period} in REVENUE_POOLS; load the period's pools first")
+        raise PoolsNotLoaded(period)
     pools = {}
     for row in rows:
         key = (row["TERRITORY"], row["CURRENCY"])
@@ -244,11 +322,18 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
 
 @contextlib.contextmanager
 def _spark_session(settings: Settings, spark: Any) -> Iterator[Any]:
-    """The given session, else the active one (left running), else a new one on settings.spark_master (stopped)."""
+    """The given session, else the active one (left running), else a new one on settings.spark_master (stopped).
+
+    A new session starts its own driver JVM, so it gets jobs/log4j2.properties: Spark logs WARN and above only, with
+    no console progress bar, so a task's log is not flooded. Other settings (``spark.sql.shuffle.partitions``,
+    executor memory) come from ``PYSPARK_SUBMIT_ARGS`` or ``spark-defaults.conf``, as for any PySpark session.
+    """
     if spark is not None:
         yield spark
         return
     from pyspark.sql import SparkSession
+
+    from jobs.royalty_statements import LOG4J2_PROPERTIES, SPARK_LOG_LEVEL
 
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -256,8 +341,10 @@ def _spark_session(settings: Settings, spark: Any) -> Iterator[Any]:
         return
     session = (SparkSession.builder.master(settings.spark_master).appName("maestro-royalties")
                .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.ansi.enabled", "true").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
+               .config("spark.sql.ansi.enabled", "true").config("spark.log.level", SPARK_LOG_LEVEL)
+               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}")
+               .config("spark.ui.showConsoleProgress", "false")  # a progress bar redrawn on stderr, into task logs
+               .getOrCreate())
     try:
         yield session
     finally:

@@ -59,3 +59,36 @@ def test_analytics_refresh_materializes_the_heavy_queries(airflow_env: Any, mont
     with connect(month_home) as wh:
         for q in list_queries():
             assert wh.table_exists(q.table_name) == q.materialize
+
+
+def _task(run: Any, task_id: str) -> Any:
+    return next(ti for ti in run.get_task_instances() if ti.task_id == task_id)
+
+
+def test_a_month_whose_pools_are_not_loaded_is_skipped_in_one_try(airflow_env: Any, month_home: Any) -> None:
+    from datetime import UTC, datetime
+
+    from maestro_ai.warehouse import connect
+
+    dag = _dagbag(airflow_env).get_dag("maestro_royalty_statements")
+    run = dag.test(logical_date=datetime(2026, 6, 1, tzinfo=UTC), run_conf={"engine": "spark"})  # pays 2026-05
+    assert run.state == "success"
+    compute = _task(run, "compute_and_load")
+    assert (compute.state, compute.try_number) == ("skipped", 1)
+    with connect(month_home) as wh:
+        assert wh.scalar("SELECT COUNT(*) FROM ROYALTY_RUNS") == 0
+
+
+def test_bad_splits_fail_the_task_at_once_without_retries(airflow_env: Any, month_home: Any) -> None:
+    from datetime import UTC, datetime
+
+    from maestro_ai.warehouse import connect
+
+    with connect(month_home) as wh:  # a streamed track's splits no longer sum to 10000 bps
+        wh.execute("UPDATE ROYALTY_SPLITS SET SHARE_BPS = SHARE_BPS + 1 WHERE TRACK_ID = "
+                   "(SELECT MIN(TRACK_ID) FROM STREAM_EVENTS)")
+    dag = _dagbag(airflow_env).get_dag("maestro_royalty_statements")
+    run = dag.test(logical_date=datetime(2026, 4, 1, tzinfo=UTC), run_conf={"engine": "sql"})
+    assert run.state == "failed"
+    compute = _task(run, "compute_and_load")
+    assert (compute.state, compute.try_number) == ("failed", 1)

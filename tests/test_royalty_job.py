@@ -187,6 +187,20 @@ def test_period_without_pool_is_a_clear_error(spark: Any, tmp_path: Path) -> Non
         compute_with_sql(sql_warehouse(inputs), "2025-11", tmp_path / "sql")
 
 
+def test_each_engine_leaves_a_report_that_reads_back_as_its_result(spark: Any, tmp_path: Path) -> None:
+    from maestro_ai.royalties import read_outputs
+
+    events, splits, pools = generate(3)
+    inputs = _write_inputs(tmp_path / "in", events, splits, pools)
+    spark_result = run_royalty_statements(spark, str(inputs), PERIOD, str(tmp_path / "spark"))
+    sql_result = compute_with_sql(sql_warehouse(inputs), PERIOD, tmp_path / "sql")
+    assert read_outputs(tmp_path / "spark", PERIOD) == spark_result
+    assert read_outputs(tmp_path / "sql", PERIOD) == sql_result
+    with pytest.raises(InputError):  # a failed rerun leaves no report behind to vouch for the old outputs
+        run_royalty_statements(spark, str(inputs), "2025-11", str(tmp_path / "spark"))
+    assert not (tmp_path / "spark" / "report.json").exists()
+
+
 def _warehouse_with_month(home: Path) -> Any:
     """A migrated DuckDB warehouse under ``home`` holding a generated month (no duplicates: EVENT_ID is its key)."""
     from maestro_ai.config import load_settings

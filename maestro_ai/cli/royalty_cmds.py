@@ -1,9 +1,14 @@
-"""``maestro royalties`` and ``maestro analytics list | run``: royalty statements and the named analytics queries."""
+"""``maestro royalties [export-inputs | load-outputs]`` and ``maestro analytics list | run``.
+
+``maestro royalties --period P`` computes and loads a month in one go (Spark on ``MAESTRO_SPARK_MASTER``, or SQL in
+the warehouse). On a cluster the Spark step runs apart, under ``spark-submit``: ``export-inputs`` writes the job's
+Parquet inputs, the job writes its outputs, and ``load-outputs`` checks and MERGEs them (docs/deploy.md).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,22 +18,78 @@ from maestro_ai.cli import app
 from maestro_ai.config import load_settings
 from maestro_ai.errors import InputError
 
+if TYPE_CHECKING:
+    from maestro_ai.royalties import RoyaltyRun
+
 console = Console()
+royalties_app = typer.Typer(
+    help="Compute a month's royalty statements (--period, --engine), MERGE them into the warehouse and print them; "
+    "or, on a cluster, run the steps around spark-submit apart: export-inputs, then load-outputs.",
+    invoke_without_command=True, no_args_is_help=False)
 analytics_app = typer.Typer(help="Named analytics queries (sql/analytics).", no_args_is_help=True)
+app.add_typer(royalties_app, name="royalties")
 app.add_typer(analytics_app, name="analytics")
 
+PeriodOption = Annotated[str, typer.Option("--period", help="UTC month YYYY-MM")]
 
-@app.command()
+
+@royalties_app.callback()
 def royalties(
-    period: Annotated[str, typer.Option("--period", help="UTC month YYYY-MM")],
+    ctx: typer.Context,
+    period: Annotated[str | None, typer.Option("--period", help="UTC month YYYY-MM")] = None,
     engine: Annotated[str, typer.Option("--engine", help="spark (MAESTRO_SPARK_MASTER) or sql (in the warehouse)")]
     = "spark",
 ) -> None:
-    """Compute a month's royalty statements, MERGE them into the warehouse and print them."""
+    """Without a command: compute ``--period`` with ``--engine``, MERGE it and print the statements."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if period is None:
+        ctx.fail("Missing option '--period'.")
     from maestro_ai.royalties import run_royalties
 
-    run = run_royalties(load_settings(), period, engine=engine)
-    table = Table("holder", "currency", "streams", "amount", title=f"royalty statements {period} ({run.engine})")
+    period = _checked_period(period)
+    _print_run(run_royalties(load_settings(), period, engine=engine))
+
+
+@royalties_app.command("export-inputs")
+def royalties_export_inputs(
+    period: PeriodOption,
+    out: Annotated[Path, typer.Option("--out", help="directory for the job's three input Parquet files")],
+) -> None:
+    """Write a month's events, splits and pools as the Parquet inputs of jobs/royalty_statements.py."""
+    from maestro_ai.royalties import export_period_inputs
+
+    period = _checked_period(period)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", f"{out} is a file, not a directory")
+    counts = export_period_inputs(load_settings(), period, out)
+    console.print(f"wrote the inputs of {period} to {out}: " + ", ".join(f"{k} {v} rows" for k, v in counts.items()))
+
+
+@royalties_app.command("load-outputs")
+def royalties_load_outputs(
+    period: PeriodOption,
+    from_dir: Annotated[Path, typer.Option("--from", help="the job's --out directory (ledger, statements, report)")],
+) -> None:
+    """Check the royalty job's outputs against the month's pools, MERGE them into the warehouse and print them."""
+    from maestro_ai.royalties import load_period_outputs, read_outputs
+
+    result = read_outputs(from_dir, _checked_period(period), field="--from")
+    _print_run(load_period_outputs(load_settings(), result))
+
+
+def _checked_period(period: str) -> str:
+    from maestro_ai.royalty_rules import period_bounds
+
+    try:
+        period_bounds(period)
+    except InputError as exc:
+        raise InputError("--period", str(exc).removeprefix("period: ")) from exc
+    return period
+
+
+def _print_run(run: RoyaltyRun) -> None:
+    table = Table("holder", "currency", "streams", "amount", title=f"royalty statements {run.period} ({run.engine})")
     for row in run.statements.to_pylist():
         table.add_row(row["HOLDER_ID"], row["CURRENCY"], str(row["STREAMS"]), f"{row['AMOUNT']:.6f}")
     console.print(table)
@@ -45,10 +106,15 @@ def analytics_list() -> None:
     """List the named queries with their parameters."""
     from maestro_ai.analytics import list_queries
 
-    table = Table("name", "params", "materialized", "description", title="analytics queries")
+    # Names are what `analytics run` takes: never wrapped or cut, whatever the terminal's width. The other columns
+    # give way (folding rather than losing characters); a materialized query's table name follows from its name.
+    table = Table(title="analytics queries", caption="materialized: refreshed daily as table ANALYTICS_<NAME>")
+    table.add_column("name", no_wrap=True)
+    for header in ("params", "materialized", "description"):
+        table.add_column(header, overflow="fold")
     for q in list_queries():
         params = ", ".join(f"{p.name}:{p.type}" + (f"={p.default}" if p.default else "") for p in q.params)
-        table.add_row(q.name, params, q.table_name if q.materialize else "", q.description)
+        table.add_row(q.name, params, "yes" if q.materialize else "", q.description)
     console.print(table)
 
 
