@@ -141,7 +141,7 @@ def test_prompts_with_broken_fields_are_rejected_naming_the_field_and_the_batch_
     with connect(settings) as wh:
         rows = {r["PROMPT_ID"]: (r["STATUS"], json.loads(r["REASONS"])) for r in wh.query(
             "SELECT PROMPT_ID, STATUS, REASONS FROM GENERATION_REQUESTS").to_pylist()}
-    assert rows["prm_0025"][0] in ("generated", "failed") and report.counts["rejected"] == 2
+    assert rows["prm_0025"][0] == "generated" and report.counts["rejected"] == 2  # the batch went on
     tempo = rows["prm_broken_tempo"]
     assert tempo[0] == "rejected" and [r["field"] for r in tempo[1]] == ["TEMPO_BPM"]
     assert {r["field"] for r in rows["prm_broken_genre"][1]} == {"GENRE", "KEY_PHRASES", "TERRITORIES", "MUSICAL_KEY"}
@@ -182,7 +182,7 @@ def test_storage_failure_is_recorded_as_failed_and_retried_on_the_next_run(make_
                            {"r": rid}).to_pylist()[0]
         assert wh.scalar("SELECT COUNT(*) FROM TRACKS WHERE REQUEST_ID = :r", {"r": rid}) == 1
     assert retried["RUN_ID"].endswith(RUN_DATE)  # retried under its own request id and run
-    assert retried["STATUS"] in ("generated", "failed")  # QC may still fail; the storage error is gone
+    assert retried["STATUS"] == "generated"  # the storage error is gone, and the request made its track
     assert "StorageError" not in json.dumps(retried)
 
 
