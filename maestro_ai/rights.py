@@ -30,16 +30,15 @@ from itertools import combinations
 from typing import Any
 
 from maestro_ai.errors import InputError
+from maestro_ai.units import TERRITORY_CODE, TOTAL_BPS
 
 WORLDWIDE = "WW"
-TOTAL_BPS = 10000
 DEFAULT_USAGE = "commercial_streaming"
 HOLDER_KINDS = ("artist", "publisher", "label", "platform", "model_licensor")
 ASSET_KINDS = ("melody_seed", "model", "soundfont", "style")
 # Royalty role of the holder of a licence, by the kind of asset licensed.
 ROLE_BY_ASSET_KIND = {"melody_seed": "seed_owner", "model": "model_licensor", "soundfont": "model_licensor",
                       "style": "style_licensor"}
-_TERRITORY = re.compile(r"[A-Z]{2}")
 
 LICENSE_MISSING = "license_missing"
 LICENSE_EXPIRED = "license_expired"
@@ -164,7 +163,7 @@ class RightsRequest:
         if not self.territories:
             raise InputError("territories", "at least one target territory is required (or 'WW')")
         for territory in self.territories:
-            if not isinstance(territory, str) or not _TERRITORY.fullmatch(territory):
+            if not isinstance(territory, str) or not TERRITORY_CODE.fullmatch(territory):
                 raise InputError("territories", f"{territory!r} is not an ISO 3166-1 alpha-2 code or 'WW'")
         if not isinstance(self.usage, str) or not self.usage.strip():
             raise InputError("usage", "must be a non-empty usage name such as 'commercial_streaming'")

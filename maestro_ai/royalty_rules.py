@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from maestro_ai.errors import InputError
+from maestro_ai.units import TOTAL_BPS
 
 QUALIFYING_MS = 30_000
-TOTAL_BPS = 10_000
 MICROS_PER_UNIT = 1_000_000
 AMOUNT_SCALE = 6
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")

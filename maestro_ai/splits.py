@@ -17,8 +17,8 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from maestro_ai.errors import InputError
+from maestro_ai.units import TOTAL_BPS
 
-TOTAL_BPS = 10000
 PLATFORM_ROLE = "platform"
 ROLES = ("seed_owner", "model_licensor", "style_licensor", PLATFORM_ROLE)
 

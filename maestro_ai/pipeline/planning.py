@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -35,11 +34,11 @@ from maestro_ai.limits import (
     WARN_TARGET_COUNT,
 )
 from maestro_ai.rights import RightsRequest, RightsSnapshot, gate_request
+from maestro_ai.units import TERRITORY_CODE
 
 log = logging.getLogger(__name__)
 
 PLANNED, REJECTED, DONE = "planned", "rejected", "done"
-_TERRITORY = re.compile(r"[A-Z]{2}")
 
 # The request table every stage passes on; JSON columns are text. Workers read a subset (inference.worker).
 REQUEST_TABLE = pa.schema([
@@ -133,7 +132,7 @@ def prompt_problems(prompt: Mapping[str, Any], validate_style: Callable[[str, st
     territories = _json_value(prompt.get("TERRITORIES"))
     if not isinstance(territories, list) or not territories:
         bad("TERRITORIES", "must be a non-empty JSON array of ISO 3166-1 alpha-2 codes or 'WW'")
-    elif not all(isinstance(t, str) and _TERRITORY.fullmatch(t) for t in territories):
+    elif not all(isinstance(t, str) and TERRITORY_CODE.fullmatch(t) for t in territories):
         bad("TERRITORIES", f"{territories!r} holds a value that is not a two-letter upper-case code")
     count = prompt.get("TARGET_COUNT")
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TARGET_COUNT:
