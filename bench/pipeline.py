@@ -61,7 +61,7 @@ def setup(home: Path, n: int, duration_s: int):
     with connect(settings) as wh:
         wh.migrate()
         seed_warehouse(wh)
-        wh.execute("UPDATE PROMPT_CATALOG SET ACTIVE = FALSE")
+        wh.execute_file("bench/deactivate_prompts.sql")
         wh.upsert("PROMPT_CATALOG", bench_prompts(n, duration_s))
     init_keys(default_keys_dir(settings))
     return settings

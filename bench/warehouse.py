@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from maestro_ai import schema
 from maestro_ai.config import load_settings
-from maestro_ai.warehouse import Warehouse, connect
+from maestro_ai.warehouse import Warehouse, connect, read_sql
 from maestro_ai.warehouse.rows import conform
 
 
@@ -60,12 +60,8 @@ def bulk(wh: Warehouse, rows: int) -> float:
 
 def row_by_row(wh: Warehouse, rows: int) -> float:
     table = schema.table("TRACK_PROVENANCE")
-    cols = provenance_rows(0, 1, "v1").column_names
-    src = ", ".join(f"{'PARSE_JSON(?)' if table.column(c).is_json else '?'} AS {c}" for c in cols)
-    merge = (f"MERGE INTO TRACK_PROVENANCE T USING (SELECT {src}) S ON T.TRACK_ID = S.TRACK_ID "
-             f"WHEN MATCHED THEN UPDATE SET {', '.join(f'{c} = S.{c}' for c in cols[1:])} "
-             f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('S.' + c for c in cols)})")
-    stmt = wh._statements(merge)[0]  # one translated statement, run with the driver's executemany
+    # One translated statement (binds named as the columns), run with the driver's executemany.
+    stmt = wh._statements(read_sql("bench/merge_one_provenance.sql"))[0]
     conn = getattr(wh, "_conn", None)
     cursor = getattr(wh, "_cur", conn)
     first = conform(table, provenance_rows(10_000_000, rows, "v1")).to_pylist()
@@ -73,7 +69,7 @@ def row_by_row(wh: Warehouse, rows: int) -> float:
         0, "TRACK_ID", pa.array([f"rb-{i}" for i in range(rows)]))).to_pylist()
     t0 = time.perf_counter()
     for batch in (first, again):
-        cursor.executemany(stmt.sql, [[r[c] for c in cols] for r in batch])
+        cursor.executemany(stmt.sql, [[r[c] for c in stmt.binds] for r in batch])
     return 2 * rows / (time.perf_counter() - t0)
 
 

@@ -26,11 +26,12 @@ import pyarrow as pa
 
 from maestro_ai.atomic import atomic_path
 from maestro_ai.errors import InputError
+from maestro_ai.schema import SQL_DIR
 from maestro_ai.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-ANALYTICS_DIR = Path(__file__).resolve().parents[1] / "sql" / "analytics"
+ANALYTICS_DIR = SQL_DIR / "analytics"
 PARAM_TYPES = ("str", "int", "date", "month")
 FORMATS = ("table", "csv", "parquet")
 _HEADER = re.compile(r"--\s*(name|description|param|materialize):\s*(.*)")
@@ -196,11 +197,13 @@ def write_result(table: pa.Table, fmt: str, path: Path, field: str = "out") -> P
 def materialize(wh: Warehouse, name: str, params: Mapping[str, str] | None = None) -> int:
     """Replaces table ``ANALYTICS_<NAME>`` with the query's current result; returns its row count.
 
-    ``CREATE OR REPLACE TABLE ... AS`` is one statement, so readers see the old or the new table, never half.
+    ``CREATE OR REPLACE TABLE ... AS`` (sql/materialize/replace_table.sql) is one statement, so readers see the old
+    or the new table, never half.
     """
     query = get_query(name)
-    wh.execute(f"CREATE OR REPLACE TABLE {query.table_name} AS\n{query.sql}", query.bind(params or {}))
-    rows = int(wh.scalar(f"SELECT COUNT(*) FROM {query.table_name}"))
+    wh.execute_file("materialize/replace_table.sql", query.bind(params or {}), table=query.table_name,
+                    query=query.path.relative_to(SQL_DIR).as_posix())
+    rows = int(wh.scalar_file("tables/row_count.sql", table=query.table_name))
     log.info("materialized %s: %d rows", query.table_name, rows)
     return rows
 

@@ -147,13 +147,10 @@ def _mint_once(wh: Any, ids: Sequence[str], prefix: str, year: int) -> dict[str,
         missing = [t for t in ids if t not in assigned]
         if missing:
             # Insert-if-absent rather than MERGE: fakesnow (the Snowflake stand-in) cannot MERGE in a transaction.
-            wh.execute("INSERT INTO ISRC_COUNTER (PREFIX, LAST_DESIGNATION) SELECT :prefix, 0 "
-                       "WHERE NOT EXISTS (SELECT 1 FROM ISRC_COUNTER WHERE PREFIX = :prefix)", {"prefix": prefix})
+            wh.execute_file("isrc/ensure_counter.sql", {"prefix": prefix})
             # Advance first: on Snowflake the UPDATE takes the row lock before anyone reads the new value.
-            wh.execute("UPDATE ISRC_COUNTER SET LAST_DESIGNATION = LAST_DESIGNATION + :n WHERE PREFIX = :prefix",
-                       {"n": len(missing), "prefix": prefix})
-            last = int(wh.scalar("SELECT LAST_DESIGNATION FROM ISRC_COUNTER WHERE PREFIX = :prefix",
-                                 {"prefix": prefix}))
+            wh.execute_file("isrc/advance_counter.sql", {"n": len(missing), "prefix": prefix})
+            last = int(wh.scalar_file("isrc/counter_value.sql", {"prefix": prefix}))
             if last > MAX_DESIGNATION:
                 raise WarehouseError(f"ISRC prefix {prefix} has no designation numbers left (would reach {last}, "
                                      f"max {MAX_DESIGNATION}); use another registrant code or year")
@@ -161,12 +158,10 @@ def _mint_once(wh: Any, ids: Sequence[str], prefix: str, year: int) -> dict[str,
             new = {t: (first + i, f"{prefix}{first + i:05d}") for i, t in enumerate(missing)}
             for chunk_start in range(0, len(missing), _CHUNK):
                 chunk = missing[chunk_start:chunk_start + _CHUNK]
-                values, params = [], {"prefix": prefix, "year": year}
+                params: dict[str, Any] = {"prefix": prefix, "year": year}
                 for i, t in enumerate(chunk):
-                    values.append(f"(:t{i}, :i{i}, :prefix, :year, :d{i}, CURRENT_TIMESTAMP())")
                     params.update({f"t{i}": t, f"i{i}": new[t][1], f"d{i}": new[t][0]})
-                wh.execute("INSERT INTO ISRC_REGISTRY (TRACK_ID, ISRC, PREFIX, YEAR, DESIGNATION, ASSIGNED_AT) "
-                           f"VALUES {', '.join(values)}", params)
+                wh.execute_file("isrc/register_codes.sql", params, rows=len(chunk))
             assigned.update({t: code for t, (_, code) in new.items()})
             log.info("minted %d ISRC(s) under %s", len(missing), prefix)
     return {t: assigned[t] for t in ids}
@@ -176,9 +171,8 @@ def _existing(wh: Any, ids: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        binds = ", ".join(f":t{i}" for i in range(len(chunk)))
-        rows = wh.query(f"SELECT TRACK_ID, ISRC FROM ISRC_REGISTRY WHERE TRACK_ID IN ({binds})",
-                        {f"t{i}": t for i, t in enumerate(chunk)}).to_pylist()
+        rows = wh.query_file("isrc/registered_codes.sql", {f"t{i}": t for i, t in enumerate(chunk)},
+                             ids=len(chunk)).to_pylist()
         found.update({r["TRACK_ID"]: r["ISRC"] for r in rows})
     return found
 

@@ -46,12 +46,15 @@ log = logging.getLogger(__name__)
 ENGINES = ("spark", "sql")
 LEDGER_KEY = ("PERIOD", "TERRITORY", "TRACK_ID", "HOLDER_ID", "CURRENCY")
 STATEMENT_KEY = ("PERIOD", "HOLDER_ID", "CURRENCY")
-_EVENTS_SQL = """SELECT EVENT_ID, TRACK_ID, TERRITORY, EVENT_TS, MS_PLAYED FROM STREAM_EVENTS
-WHERE EVENT_TS >= :period_start AND EVENT_TS < :period_end"""
-_SPLITS_SQL = """SELECT TRACK_ID, HOLDER_ID, SHARE_BPS FROM ROYALTY_SPLITS WHERE TRACK_ID IN (
-    SELECT DISTINCT TRACK_ID FROM STREAM_EVENTS WHERE EVENT_TS >= :period_start AND EVENT_TS < :period_end)"""
-_POOLS_SQL = "SELECT PERIOD, TERRITORY, CURRENCY, AMOUNT FROM REVENUE_POOLS WHERE PERIOD = :period"
-_KEY_SEP = "\x1f"  # unit separator: cannot appear in ids, so joined keys are unambiguous
+# The Spark job's inputs: (table, query under sql/, the period_params it binds).
+_EXPORTS = (("STREAM_EVENTS", "royalties/export_events.sql", ("period_start", "period_end")),
+            ("ROYALTY_SPLITS", "royalties/export_splits.sql", ("period_start", "period_end")),
+            ("REVENUE_POOLS", "royalties/export_pools.sql", ("period",)))
+# Per table: the query of a period's keys and the delete of the stale ones; the delete joins the key columns in
+# the order the query selects them, with CHR(31) between them.
+_STALE_SQL = {"ROYALTY_LEDGER": ("royalties/ledger_keys.sql", "royalties/delete_stale_ledger.sql"),
+              "ROYALTY_STATEMENTS": ("royalties/statement_keys.sql", "royalties/delete_stale_statements.sql")}
+_KEY_SEP = "\x1f"  # unit separator (CHR(31) in SQL): cannot appear in ids, so joined keys are unambiguous
 
 
 class PoolsNotLoaded(InputError):
@@ -88,10 +91,9 @@ def export_inputs(wh: Warehouse, period: str, inputs_dir: Path) -> dict[str, int
     params = period_params(period)
     inputs_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for table, sql, keys in (("STREAM_EVENTS", _EVENTS_SQL, ("period_start", "period_end")),
-                             ("ROYALTY_SPLITS", _SPLITS_SQL, ("period_start", "period_end")),
-                             ("REVENUE_POOLS", _POOLS_SQL, ("period",))):
-        counts[table] = wh.export_parquet(sql, inputs_dir / INPUT_FILES[table], {k: params[k] for k in keys})
+    for table, sql_file, keys in _EXPORTS:
+        counts[table] = wh.export_parquet(read_sql(sql_file), inputs_dir / INPUT_FILES[table],
+                                          {k: params[k] for k in keys})
     log.info("exported royalty inputs for %s: %s", period, counts)
     return counts
 
@@ -112,8 +114,8 @@ def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult
                          f"exactly 10000 bps per track; period refused. Offending tracks: {named}")
     pools = period_pools(wh, period)
     ledger = wh.query_file("royalties/ledger.sql", params)
-    statements = wh.query(f"WITH LEDGER AS ({read_sql('royalties/ledger.sql')})\n"
-                          f"{read_sql('royalties/statements.sql')}", params)
+    statements = wh.query_file("royalties/statements_from_ledger.sql", params, ledger="royalties/ledger.sql",
+                               statements="royalties/statements.sql")
     counts = wh.query_file("royalties/report.sql", params).to_pylist()[0]
     paid = set(ledger.column("TERRITORY").to_pylist())
     report = RoyaltyReport(
@@ -232,8 +234,7 @@ def load_period_outputs(settings: Settings, result: RoyaltyResult) -> RoyaltyRun
     with connect(settings) as wh:
         check_result(result, period_pools(wh, result.period))
         loads, deleted = load_result(wh, result)
-        statements = wh.query("SELECT HOLDER_ID, CURRENCY, STREAMS, AMOUNT FROM ROYALTY_STATEMENTS "
-                              "WHERE PERIOD = :period ORDER BY HOLDER_ID, CURRENCY", {"period": result.period})
+        statements = wh.query_file("royalties/period_statements.sql", {"period": result.period})
     lines = pq.read_table(result.ledger_path).num_rows
     log.info("royalties %s loaded (%s): %d ledger lines, %d stale rows deleted", result.period, result.engine, lines,
              deleted)
@@ -298,19 +299,18 @@ def _run_row(result: RoyaltyResult, ledger_lines: int) -> dict[str, Any]:
 
 
 def _delete_stale(wh: Warehouse, table: str, key: tuple[str, ...], new: pa.Table, period: str) -> int:
-    """Deletes the period's rows of ``table`` whose key is not in ``new``; returns how many."""
+    """Deletes the period's rows of ``table`` (one of ``_STALE_SQL``) whose key is not in ``new``; returns how many."""
     rest = [k for k in key if k != "PERIOD"]
-    existing = wh.query(f"SELECT {', '.join(rest)} FROM {table} WHERE PERIOD = :period", {"period": period})
-    joined = " || '\x1f' || ".join(rest)
+    keys_sql, delete_sql = _STALE_SQL[table]
+    existing = wh.query_file(keys_sql, {"period": period})
+    assert existing.column_names == rest, f"{keys_sql} must select {rest}, in the order the delete joins them"
     fresh = {_KEY_SEP.join(map(str, r)) for r in zip(*(new.column(k).to_pylist() for k in rest), strict=True)}
     stale = [k for k in (_KEY_SEP.join(map(str, r)) for r in zip(*(existing.column(c).to_pylist() for c in rest),
                                                                    strict=True)) if k not in fresh]
     for start in range(0, len(stale), 500):
         chunk = stale[start:start + 500]
-        binds = ", ".join(f":k{i}" for i in range(len(chunk)))
         params: dict[str, Any] = {f"k{i}": k for i, k in enumerate(chunk)}
-        wh.execute(f"DELETE FROM {table} WHERE PERIOD = :period AND ({joined}) IN ({binds})",
-                   {**params, "period": period})
+        wh.execute_file(delete_sql, {**params, "period": period}, keys=len(chunk))
     return len(stale)
 
 

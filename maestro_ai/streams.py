@@ -42,16 +42,14 @@ def plan_streams(wh: Warehouse, events: int, months: int, seed: int = 0) -> Stre
         raise InputError("events", f"must be >= 0, got {events}")
     if months < 1:
         raise InputError("months", f"must be >= 1, got {months}")
-    tracks = wh.query("SELECT TRACK_ID FROM TRACKS ORDER BY TRACK_ID").column("TRACK_ID").to_pylist()
+    tracks = wh.query_file("streams/track_ids.sql").column("TRACK_ID").to_pylist()
     if not tracks:
         raise InputError("tracks", "there are no tracks yet: generate a catalog first (maestro run catalog)")
-    periods = wh.query("SELECT DISTINCT PERIOD FROM REVENUE_POOLS ORDER BY PERIOD DESC LIMIT :m",
-                       {"m": months}).column("PERIOD").to_pylist()
+    periods = wh.query_file("streams/latest_pool_periods.sql", {"m": months}).column("PERIOD").to_pylist()
     if not periods:
         raise InputError("months", "there are no revenue pools: seed the warehouse first (maestro seed)")
-    territories = wh.query("SELECT DISTINCT TERRITORY FROM REVENUE_POOLS WHERE PERIOD IN "
-                           "(SELECT DISTINCT PERIOD FROM REVENUE_POOLS ORDER BY PERIOD DESC LIMIT :m) "
-                           "ORDER BY TERRITORY", {"m": months}).column("TERRITORY").to_pylist()
+    territories = wh.query_file("streams/latest_pool_territories.sql",
+                                {"m": months}).column("TERRITORY").to_pylist()
     return StreamPlan(tuple(tracks), tuple(sorted(periods)), tuple(territories), events, seed)
 
 

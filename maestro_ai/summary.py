@@ -22,7 +22,7 @@ def summarize(wh: Warehouse) -> WarehouseSummary:
     """Counts every table the migrations define, plus three catalog breakdowns."""
     counts = {}
     for name in sorted(schema.tables()):
-        counts[name] = int(wh.scalar(f"SELECT COUNT(*) FROM {name}")) if wh.table_exists(name) else 0
+        counts[name] = int(wh.scalar_file("tables/row_count.sql", table=name)) if wh.table_exists(name) else 0
     return WarehouseSummary(
         backend=wh.backend,
         row_counts=counts,

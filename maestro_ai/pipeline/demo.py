@@ -97,24 +97,16 @@ def gather(settings: Settings, run_id: str, dag_state: str) -> DemoFacts:
     from maestro_ai.pipeline.records import run_counts
 
     with warehouse(settings) as wh:
-        by_genre = {r["GENRE"]: int(r["N"]) for r in wh.query(
-            "SELECT T.GENRE, COUNT(*) AS N FROM TRACKS T JOIN GENERATION_REQUESTS R ON R.REQUEST_ID = T.REQUEST_ID "
-            "WHERE R.RUN_ID = :run GROUP BY T.GENRE ORDER BY T.GENRE", {"run": run_id}).to_pylist()}
-        requests = wh.query("SELECT R.REQUEST_ID, R.PROMPT_ID, R.STATUS, R.REASONS, P.GENRE FROM GENERATION_REQUESTS R "
-                            "LEFT JOIN PROMPT_CATALOG P ON P.PROMPT_ID = R.PROMPT_ID WHERE R.RUN_ID = :run "
-                            "ORDER BY R.PROMPT_ID", {"run": run_id}).to_pylist()
-        tracks = wh.query("SELECT T.TRACK_ID, T.TITLE, T.URI FROM TRACKS T JOIN GENERATION_REQUESTS R "
-                          "ON R.REQUEST_ID = T.REQUEST_ID WHERE R.RUN_ID = :run ORDER BY T.TRACK_ID LIMIT 3",
-                          {"run": run_id}).to_pylist()
+        by_genre = {r["GENRE"]: int(r["N"])
+                    for r in wh.query_file("demo/tracks_by_genre.sql", {"run": run_id}).to_pylist()}
+        requests = wh.query_file("demo/run_requests.sql", {"run": run_id}).to_pylist()
+        tracks = wh.query_file("demo/sample_tracks.sql", {"run": run_id}).to_pylist()
         splits = {}
         for t in tracks:
-            splits[f"{t['TITLE']} ({t['TRACK_ID'][:8]})"] = wh.query(
-                "SELECT HOLDER_ID, ROLE, SHARE_BPS FROM ROYALTY_SPLITS WHERE TRACK_ID = :t ORDER BY SHARE_BPS DESC",
-                {"t": t["TRACK_ID"]}).to_pylist()
+            splits[f"{t['TITLE']} ({t['TRACK_ID'][:8]})"] = wh.query_file(
+                "demo/track_splits.sql", {"t": t["TRACK_ID"]}).to_pylist()
         counts = run_counts(wh, run_id)
-        playlists = wh.query("SELECT P.PLAYLIST_ID, P.NAME, P.TARGET_TRACKS, COUNT(PT.TRACK_ID) AS TRACKS "
-                             "FROM PLAYLISTS P LEFT JOIN PLAYLIST_TRACKS PT ON PT.PLAYLIST_ID = P.PLAYLIST_ID "
-                             "GROUP BY P.PLAYLIST_ID, P.NAME, P.TARGET_TRACKS ORDER BY P.PLAYLIST_ID").to_pylist()
+        playlists = wh.query_file("demo/playlist_sizes.sql").to_pylist()
 
     def reasons(r: dict[str, Any]) -> list[dict[str, Any]]:
         value = r["REASONS"]

@@ -36,7 +36,7 @@ class Fingerprint:
 
 def table_fingerprint(wh: Any, table: str) -> tuple[int, str]:
     """(row count, sha256 over the table's rows sorted as canonical JSON)."""
-    rows = wh.query(f"SELECT * FROM {table}").to_pylist()
+    rows = wh.query_file("tables/all_rows.sql", table=table).to_pylist()
     lines = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
     return len(rows), hashlib.sha256("\n".join(lines).encode()).hexdigest()
 

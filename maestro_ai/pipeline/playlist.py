@@ -34,8 +34,8 @@ def context(settings: Settings, logical_date: Any, airflow: dict[str, Any] | Non
 def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
     """Requests for every playlist below target, recorded as ``planned``; returns the staged table's key."""
     with warehouse(ctx.settings) as wh:
-        playlists = wh.query("SELECT * FROM PLAYLISTS ORDER BY PLAYLIST_ID").to_pylist()
-        prompts = wh.query("SELECT * FROM PROMPT_CATALOG ORDER BY PRIORITY, PROMPT_ID").to_pylist()
+        playlists = wh.query_file("playlists/playlists.sql").to_pylist()
+        prompts = wh.query_file("playlists/catalog_prompts.sql").to_pylist()
         tables = []
         for playlist in playlists:
             state = _playlist_state(wh, playlist["PLAYLIST_ID"], ctx.run_id)
@@ -52,7 +52,7 @@ def append_stage(ctx: RunContext) -> dict[str, int]:
     """Appends this run's generated tracks to their playlists in smooth order, never past TARGET_TRACKS."""
     appended: dict[str, int] = {}
     with warehouse(ctx.settings) as wh:
-        playlists = wh.query("SELECT * FROM PLAYLISTS ORDER BY PLAYLIST_ID").to_pylist()
+        playlists = wh.query_file("playlists/playlists.sql").to_pylist()
         with wh.transaction():
             for playlist in playlists:
                 rows = _append_rows(wh, ctx, playlist)
@@ -76,10 +76,7 @@ def run_playlist_fill(settings: Settings, logical_date: Any, options: PipelineOp
 
 
 def _playlist_state(wh: Any, playlist_id: str, run_id: str) -> dict[str, Any]:
-    rows = wh.query("SELECT PT.POSITION, PT.TRACK_ID, T.TEMPO_BPM, T.MUSICAL_KEY, R.RUN_ID FROM PLAYLIST_TRACKS PT "
-                    "LEFT JOIN TRACKS T ON T.TRACK_ID = PT.TRACK_ID "
-                    "LEFT JOIN GENERATION_REQUESTS R ON R.REQUEST_ID = T.REQUEST_ID "
-                    "WHERE PT.PLAYLIST_ID = :pl ORDER BY PT.POSITION", {"pl": playlist_id}).to_pylist()
+    rows = wh.query_file("playlists/playlist_tracks.sql", {"pl": playlist_id}).to_pylist()
     before_run = [r for r in rows if r["RUN_ID"] != run_id]
     # The plan starts next to the last track placed by *earlier* runs, so a rerun plans exactly the same requests.
     return {"count": len(rows), "from_run": len(rows) - len(before_run),
@@ -127,10 +124,7 @@ def _append_rows(wh: Any, ctx: RunContext, playlist: Mapping[str, Any]) -> list[
     if room <= 0:
         return []
     placed = {r["TRACK_ID"] for r in state["rows"]}
-    fresh = wh.query("SELECT T.TRACK_ID, T.TEMPO_BPM, T.MUSICAL_KEY FROM TRACKS T JOIN GENERATION_REQUESTS R "
-                     "ON R.REQUEST_ID = T.REQUEST_ID WHERE R.PLAYLIST_ID = :pl AND R.RUN_ID = :run "
-                     "AND R.STATUS = 'generated' ORDER BY R.ORDINAL",
-                     {"pl": playlist["PLAYLIST_ID"], "run": ctx.run_id}).to_pylist()
+    fresh = wh.query_file("playlists/run_tracks.sql", {"pl": playlist["PLAYLIST_ID"], "run": ctx.run_id}).to_pylist()
     fresh = [t for t in fresh if t["TRACK_ID"] not in placed]
     ordered = smooth_order(fresh, after=state["last"])[:room]
     start = (max((r["POSITION"] for r in state["rows"]), default=0)) + 1

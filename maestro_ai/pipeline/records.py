@@ -51,7 +51,7 @@ def open_run(wh: Any, ctx: RunContext) -> str:
 
     Call it only after preflight: a command that fails its checks must leave an earlier run's row as it was.
     """
-    current = wh.query("SELECT STATUS FROM GENERATION_RUNS WHERE RUN_ID = :run", {"run": ctx.run_id}).to_pylist()
+    current = wh.query_file("pipeline/run_status.sql", {"run": ctx.run_id}).to_pylist()
     if not current or current[0]["STATUS"] not in (SUCCESS, RUNNING):
         started = utcnow()
         wh.upsert("GENERATION_RUNS", [{"RUN_ID": ctx.run_id, "DAG_ID": ctx.dag_id, "LOGICAL_DATE": ctx.logical_date,
@@ -62,12 +62,10 @@ def open_run(wh: Any, ctx: RunContext) -> str:
 
 def run_counts(wh: Any, run_id: str) -> dict[str, int]:
     """Requests of the run by status, plus the tracks they produced."""
-    rows = wh.query("SELECT STATUS, COUNT(*) AS N FROM GENERATION_REQUESTS WHERE RUN_ID = :run GROUP BY STATUS",
-                    {"run": run_id}).to_pylist()
+    rows = wh.query_file("pipeline/run_request_counts.sql", {"run": run_id}).to_pylist()
     counts = {status: 0 for status in ("planned", "rejected", "generated", "failed")}
     counts.update({r["STATUS"]: int(r["N"]) for r in rows})
-    counts["tracks"] = int(wh.scalar("SELECT COUNT(*) FROM TRACKS T JOIN GENERATION_REQUESTS R "
-                                     "ON T.REQUEST_ID = R.REQUEST_ID WHERE R.RUN_ID = :run", {"run": run_id}) or 0)
+    counts["tracks"] = int(wh.scalar_file("pipeline/run_track_count.sql", {"run": run_id}) or 0)
     return counts
 
 
@@ -78,7 +76,7 @@ def close_run(wh: Any, ctx: RunContext, status: str = SUCCESS, reason: str | Non
     """
     counts = run_counts(wh, ctx.run_id)
     reason = (reason or "")[:2000] or None
-    row = wh.query("SELECT * FROM GENERATION_RUNS WHERE RUN_ID = :run", {"run": ctx.run_id}).to_pylist()
+    row = wh.query_file("pipeline/run_row.sql", {"run": ctx.run_id}).to_pylist()
     if row and row[0]["STATUS"] == status and _json(row[0]["COUNTS"]) == counts and row[0].get("REASON") == reason:
         return counts
     base = row[0] if row else {"RUN_ID": ctx.run_id, "DAG_ID": ctx.dag_id, "LOGICAL_DATE": ctx.logical_date,
@@ -107,9 +105,8 @@ def existing_statuses(wh: Any, request_ids: Sequence[str]) -> dict[str, dict[str
     ids = list(dict.fromkeys(request_ids))
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        binds = ", ".join(f":r{i}" for i in range(len(chunk)))
-        rows = wh.query(f"SELECT * FROM GENERATION_REQUESTS WHERE REQUEST_ID IN ({binds})",
-                        {f"r{i}": r for i, r in enumerate(chunk)}).to_pylist()
+        rows = wh.query_file("pipeline/requests_by_id.sql", {f"r{i}": r for i, r in enumerate(chunk)},
+                             ids=len(chunk)).to_pylist()
         found.update({r["REQUEST_ID"]: r for r in rows})
     return found
 
@@ -176,7 +173,7 @@ def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: st
 
 def platform_holder_id(wh: Any) -> str:
     """The RIGHTS_HOLDERS row of KIND 'platform' (the first by id): it receives every split's remainder."""
-    holder = wh.scalar("SELECT MIN(HOLDER_ID) FROM RIGHTS_HOLDERS WHERE KIND = 'platform'")
+    holder = wh.scalar_file("pipeline/platform_holder.sql")
     if not holder:
         from maestro_ai.errors import InputError
 

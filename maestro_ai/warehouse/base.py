@@ -113,13 +113,22 @@ class Warehouse:
         result = self._fetch(statements[0].sql, statements[0].values(params))
         return result.rename_columns([c.upper() for c in result.column_names])
 
-    def query_file(self, relative_path: str, params: Params = None) -> pa.Table:
-        """Runs the query in ``sql/<relative_path>``."""
-        return self.query(read_sql(relative_path), params)
+    def query_file(self, relative_path: str, params: Params = None, **parts: str | int) -> pa.Table:
+        """Runs the query in ``sql/<relative_path>``, its placeholders filled from ``parts`` (see :func:`read_sql`)."""
+        return self.query(read_sql(relative_path, **parts), params)
+
+    def execute_file(self, relative_path: str, params: Params = None, **parts: str | int) -> int:
+        """Runs the statement(s) in ``sql/<relative_path>`` (placeholders: :func:`read_sql`); returns the row count."""
+        return self.execute(read_sql(relative_path, **parts), params)
 
     def scalar(self, sql: str, params: Params = None) -> Any:
+        """The first column of the first row of a SELECT, or None when it returns no row."""
         table = self.query(sql, params)
         return table.column(0)[0].as_py() if table.num_rows else None
+
+    def scalar_file(self, relative_path: str, params: Params = None, **parts: str | int) -> Any:
+        """:meth:`scalar` of the query in ``sql/<relative_path>`` (placeholders: :func:`read_sql`)."""
+        return self.scalar(read_sql(relative_path, **parts), params)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
@@ -296,11 +305,57 @@ def _timestamps_to_utc(table: pa.Table) -> pa.Table:
     return table
 
 
-def read_sql(relative_path: str) -> str:
-    """Text of ``sql/<relative_path>``; refuses paths outside ``sql/``."""
-    if not re.fullmatch(r"[\w\-/]+\.sql", relative_path) or ".." in relative_path:
+_SQL_NAME = re.compile(r"[\w\-/]+\.sql")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
+
+
+def read_sql(relative_path: str, **parts: str | int) -> str:
+    """Text of ``sql/<relative_path>``, its placeholders filled from ``parts``; refuses paths outside ``sql/``.
+
+    Values always travel as binds (``:name``). Placeholders are for the little a bind cannot carry, and each is
+    checked so that no part can add SQL of its own (``--`` comment lines are left as written):
+
+    * ``{name}``: ``parts[name]`` is an identifier (a table name the caller takes from a fixed list, such as
+      ``schema.tables()``), or the name of another file under ``sql/`` (``"analytics/x.sql"``), whose text is
+      put in its place (a CTE body, the query a table is created from). An included file holds no placeholders.
+    * ``{name: PATTERN}``: ``PATTERN``, written in the file, repeated ``parts[name]`` times (an int >= 1) and
+      comma-separated, with ``#`` replaced by the repetition's index 0, 1, ...: ``IN ({ids: :r#})`` with
+      ``ids=3`` reads ``IN (:r0, :r1, :r2)``, and the caller binds ``r0``, ``r1`` and ``r2``.
+
+    Raises:
+        WarehouseError: naming the file, when it does not exist, or when a part is missing, unused or not of the
+            kind its placeholder takes.
+    """
+    if not _SQL_NAME.fullmatch(relative_path) or ".." in relative_path:
         raise WarehouseError(f"not a SQL file name under sql/: {relative_path!r}")
     path = schema.SQL_DIR / relative_path
     if not path.is_file():
         raise WarehouseError(f"no SQL file sql/{relative_path}")
-    return path.read_text()
+    text = path.read_text()
+    used: set[str] = set()
+
+    def fill(match: re.Match[str]) -> str:
+        name, pattern = match[1], match[2]
+        if name not in parts:
+            raise WarehouseError(f"sql/{relative_path} needs part {name!r} for its placeholder {match[0]}")
+        used.add(name)
+        value = parts[name]
+        if pattern is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WarehouseError(f"sql/{relative_path}: part {name!r} repeats {pattern.strip()!r} and must be "
+                                     f"a count >= 1, got {value!r}")
+            return ", ".join(pattern.strip().replace("#", str(i)) for i in range(value))
+        if isinstance(value, str) and _SQL_NAME.fullmatch(value):
+            return read_sql(value)
+        if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
+            return value
+        raise WarehouseError(f"sql/{relative_path}: part {name!r} must be an identifier or a file under sql/, "
+                             f"got {value!r}")
+
+    lines = [line if line.lstrip().startswith("--") else _PLACEHOLDER.sub(fill, line)
+             for line in text.splitlines(keepends=True)]
+    unused = sorted(set(parts) - used)
+    if unused:
+        raise WarehouseError(f"sql/{relative_path} has no placeholder for part(s) {', '.join(unused)}")
+    return "".join(lines)

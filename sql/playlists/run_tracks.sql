@@ -1,0 +1,5 @@
+-- The tracks one run generated for one playlist (TRACK_ID, TEMPO_BPM, MUSICAL_KEY), in request ORDINAL order.
+-- Binds: :pl (PLAYLIST_ID), :run (RUN_ID).
+SELECT T.TRACK_ID, T.TEMPO_BPM, T.MUSICAL_KEY FROM TRACKS T JOIN GENERATION_REQUESTS R
+ON R.REQUEST_ID = T.REQUEST_ID WHERE R.PLAYLIST_ID = :pl AND R.RUN_ID = :run
+AND R.STATUS = 'generated' ORDER BY R.ORDINAL
