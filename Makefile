@@ -35,6 +35,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check maestro_ai inference jobs dags tests bench
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

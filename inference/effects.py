@@ -76,14 +76,14 @@ def apply_effects(audio: np.ndarray, chain: str, sample_rate: int, brightness: f
     drive = settings.drive * (0.4 + 1.2 * texture)
     if drive > 0.05:
         x = _saturate(x, drive)
-    filters = []
+    filters: list[pedalboard.Plugin] = []
     if settings.highpass_hz:
         filters.append(pedalboard.HighpassFilter(cutoff_frequency_hz=float(settings.highpass_hz)))
     if settings.lowpass_hz:
         cutoff = settings.lowpass_hz * 2.0 ** (2.0 * (brightness - 0.5))
         filters.append(pedalboard.LowpassFilter(cutoff_frequency_hz=float(min(cutoff, 0.45 * sample_rate))))
     if filters:
-        x = pedalboard.Pedalboard(filters)(x, sample_rate, reset=True)
+        x = pedalboard.Pedalboard(list(filters))(x, sample_rate, reset=True)
     if settings.compressor:
         x = compress(x, sample_rate, *settings.compressor)
     wet = settings.wet * (0.5 + space)
@@ -161,10 +161,10 @@ def _reverb_send(x: np.ndarray, sample_rate: int, s: EffectsChain) -> np.ndarray
     for j in range(d):  # linear interpolation between the decimated samples
         np.multiply(step, np.float32(j / d), out=up[:, :, j])
         up[:, :, j] += tail
-    up = up.reshape(2, -1)
+    flat: np.ndarray = up.reshape(2, -1)
     if usable < frames:
-        up = np.concatenate([up, np.repeat(up[:, -1:], frames - usable, axis=1)], axis=1)
-    return up
+        flat = np.concatenate([flat, np.repeat(flat[:, -1:], frames - usable, axis=1)], axis=1)
+    return flat
 
 
 def _vinyl(frames: int, sample_rate: int, level: float, seed: int) -> np.ndarray:
@@ -179,5 +179,5 @@ def _vinyl(frames: int, sample_rate: int, level: float, seed: int) -> np.ndarray
     positions = rng.integers(0, max(1, frames - 8), size=count)
     amps = (rng.random(count) ** 3 * level * 6).astype(np.float32)
     for offset, decay in enumerate((1.0, -0.6, 0.3, -0.1)):
-        np.add.at(noise, (slice(None), positions + offset), amps * decay)
+        np.add.at(noise, (slice(None), positions + offset), amps * decay)  # type: ignore[arg-type]
     return noise

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,7 +217,7 @@ def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | 
     import ray.data
 
     cluster = connect_ray(ray_address)
-    resources = actor_resources(cluster, config)
+    resources: dict[str, Any] = actor_resources(cluster, config)
     # One block per batch: Ray Data hands whole blocks to actors, so a single block would serialise the pool.
     blocks = [requests.slice(i, config.batch_size) for i in range(0, requests.num_rows, config.batch_size)]
     pool = min(config.pool_size, len(blocks))
@@ -239,7 +240,7 @@ def run_generation(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | 
     batches = iter(ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=0))
     try:
         for table in batches:
-            tables.append(table.cast(RESULT_SCHEMA))
+            tables.append(typing.cast(pa.Table, table).cast(RESULT_SCHEMA))
             if stop is not None and stop(tables[-1]):
                 log.warning("fan-out stopped early", extra={"done": sum(t.num_rows for t in tables),
                                                             "requests": requests.num_rows})

@@ -142,14 +142,14 @@ def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44
     pos = 0
     for frame, on, channel, pitch, velocity in events:
         if frame > pos:
-            synth.render(memoryview(out[pos:frame]).cast("B"))
+            synth.render(memoryview(out[pos:frame]).cast("B"))  # type: ignore[arg-type]  # ndarray is a buffer
             pos = frame
         if on:
             synth.channel_note_on(channel, pitch, velocity / 127.0)
         else:
             synth.channel_note_off(channel, pitch)
     if pos < frames:
-        synth.render(memoryview(out[pos:frames]).cast("B"))
+        synth.render(memoryview(out[pos:frames]).cast("B"))  # type: ignore[arg-type]  # ndarray is a buffer
     return out
 
 
@@ -169,4 +169,4 @@ def _events(arrangement: Renderable, samples_per_tick: float, frames: int) -> li
         return []
     table = np.concatenate(rows)
     order = np.lexsort((table[:, 3], table[:, 2], table[:, 1], table[:, 0]))
-    return [tuple(int(v) for v in row) for row in table[order]]
+    return [(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in table[order]]

@@ -303,10 +303,7 @@ def _warn_unknown_variables() -> None:
 
 def _airflow_connection_args(conn_id: str) -> dict[str, Any]:
     """Credentials from an Airflow connection (imported lazily: Airflow is only needed when this is used)."""
-    try:
-        from airflow.sdk import BaseHook
-    except ImportError:  # pragma: no cover - older Airflow layouts
-        from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.sdk import BaseHook
     try:
         conn = BaseHook.get_connection(conn_id)
     except Exception as exc:

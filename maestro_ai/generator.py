@@ -72,7 +72,7 @@ class MusicGenerator:
         """The process-wide engine (built on first use)."""
         from inference.engine import get_engine
 
-        return get_engine(self.engine_name, **self._engine_options)
+        return get_engine(self.engine_name, preload_model=True, **self._engine_options)
 
     def generate_track(self, input_data: Mapping[str, Any], duration_seconds: float = 180, seed: int | None = None,
                        variation: Mapping[str, Any] | None = None,

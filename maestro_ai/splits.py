@@ -26,9 +26,14 @@ ROLES = ("seed_owner", "model_licensor", "style_licensor", PLATFORM_ROLE)
 class ShareClaim(Protocol):
     """Anything with a holder, a role and a share in bps (e.g. :class:`maestro_ai.rights.ReliedLicence`)."""
 
-    holder_id: str
-    role: str
-    share_bps: int | Decimal | Fraction
+    @property
+    def holder_id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def share_bps(self) -> int | Decimal | Fraction: ...
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def voice(chord: Chord, centre: int, previous: Sequence[int] | None, notes: int 
         if previous:
             cost += sum(min(abs(v - p) for p in previous) for v in voicing)
         if best is None or cost < best[0] - 1e-9:
-            best = (cost, voicing)
+            best = (float(cost), voicing)
     assert best is not None
     return best[1]
 

@@ -12,7 +12,16 @@ import numpy as np
 
 from inference.composer.accompaniment import bass_bar, comp_bar, drum_bar, ending_hits, voice
 from inference.composer.gm import CLOSED_HAT, CRASH, KICK, RIDE, SHAKER, TAMBOURINE
-from inference.composer.melody import STEP, TPB, MelodyWriter, Note, make_motif, motif_from_seed, write_melody
+from inference.composer.melody import (
+    STEP,
+    TPB,
+    MelodyWriter,
+    MotifNote,
+    Note,
+    make_motif,
+    motif_from_seed,
+    write_melody,
+)
 from inference.composer.midi_input import SeedMaterial
 from inference.composer.plan import Plan
 from inference.composer.theory import Chord
@@ -116,6 +125,7 @@ def _lead(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator, level
     centre = plan.genre.melody_register + int(round(6 * (plan.feel.brightness - 0.5)))
     writer = MelodyWriter(plan.key, plan.beats_per_bar, centre, rng)
     rate = plan.genre.melody_rate * (0.6 + 0.8 * plan.feel.density)
+    verse: tuple[tuple[MotifNote, ...], int, int | None]
     if seed is not None and seed.notes:
         verse = motif_from_seed(seed.notes, plan.key, plan.beats_per_bar)
     else:

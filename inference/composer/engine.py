@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -122,7 +122,8 @@ class ComposerEngine:
         """
         request = validate(request)
         seed_material = parse_seed(request.melody) if request.melody is not None else None
-        descriptors = self._descriptors(request.key_phrases, request.descriptors)
+        # validate() turned any given descriptors into a plain dict of the six axes
+        descriptors = self._descriptors(request.key_phrases, cast("dict[str, float] | None", request.descriptors))
         rng = np.random.default_rng(np.random.SeedSequence([request.seed, 0xC0FFEE]))
         plan = make_plan(request, seed_material, descriptors, rng)
         arrangement = arrange(plan, seed_material, rng)
@@ -154,7 +155,7 @@ class ComposerEngine:
         comp = self.compose(request)
         plan = comp.plan
         t = _lap(timings, "compose", t, progress)
-        audio = render_arrangement(comp.arrangement, self._font, request.sample_rate)
+        audio = render_arrangement(comp.arrangement, self._font, request.sample_rate)  # type: ignore[arg-type]
         t = _lap(timings, "render", t, progress)
         feel = plan.feel
         audio = apply_effects(audio.T, plan.genre.effects, request.sample_rate, feel.brightness, feel.texture,

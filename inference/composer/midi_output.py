@@ -57,7 +57,7 @@ def _part_events(part: Part) -> list[tuple[int, object]]:
     return events
 
 
-def _track(events: list[tuple[int, object]], end_tick: int) -> mido.MidiTrack:
+def _track(events: list[tuple[int, mido.Message | mido.MetaMessage]], end_tick: int) -> mido.MidiTrack:
     track = mido.MidiTrack()
     now = 0
     for tick, msg in events:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def read_smf(data: bytes, max_ticks_beats: float, max_notes: int, max_events: in
     limit = int(max_ticks_beats * division)
     pos = 8 + length
     notes: list[tuple[int, bool, int, int, int]] = []
-    state = {"tempo": None, "numerator": None, "events": 0, "ons": 0}
+    state: dict[str, Any] = {"tempo": None, "numerator": None, "events": 0, "ons": 0}
     read_tracks = 0
     while pos + 8 <= len(data) and read_tracks < max(tracks, 1) and state["ons"] < max_notes:
         chunk, (size,) = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])

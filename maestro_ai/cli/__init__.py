@@ -51,7 +51,10 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
     """Maestro: AI music catalogs, generated and accounted for."""
 
 
-def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+ExceptionTypes = tuple[type[BaseException], ...]
+
+
+def _click_exception_types() -> tuple[ExceptionTypes, ExceptionTypes, ExceptionTypes]:
     """(ClickException, Abort, Exit) classes of every click the installed typer may raise.
 
     typer 0.29 bundles its own click (``typer._click``) whose exception classes are not subclasses of

@@ -62,7 +62,8 @@ def smooth_order(tracks: Sequence[Mapping[str, Any]],
     order: list[Mapping[str, Any]] = []
     current = after
     while remaining:
-        nxt = remaining[0] if current is None else min(remaining, key=lambda t, c=current: _cost(c, t))
+        here = current
+        nxt = remaining[0] if here is None else min(remaining, key=lambda t: _cost(here, t))
         order.append(nxt)
         remaining.remove(nxt)
         current = nxt

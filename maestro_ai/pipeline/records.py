@@ -158,7 +158,7 @@ def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: st
         before = stored.get(rid)
         unchanged = before and before["STATUS"] == status and _json(before["REASONS"]) == _json(reasons)
         request_rows.append(_request_row(by_request[rid], status, reasons,
-                                         before["UPDATED_AT"] if unchanged else now))
+                                         before["UPDATED_AT"] if before and unchanged else now))
     # One upsert_many: every table stages first, then all MERGEs commit in one transaction (on Snowflake too,
     # where staging is DDL and must not run inside the transaction).
     loads = {"TRACKS": tracks, "TRACK_PROVENANCE": provenance, "ROYALTY_SPLITS": splits,

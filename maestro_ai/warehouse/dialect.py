@@ -39,7 +39,7 @@ class Statement:
                 raise WarehouseError(f"missing query parameter(s): {', '.join(sorted(set(missing)))}")
             if None in self.binds:
                 raise WarehouseError("mix of named and positional binds is not supported")
-            return [params[b] for b in self.binds]
+            return [params[str(b)] for b in self.binds]
         values = list(params)
         if len(values) != len(self.binds):
             raise WarehouseError(f"query has {len(self.binds)} binds but {len(values)} values were given")
