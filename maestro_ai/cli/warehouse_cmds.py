@@ -55,9 +55,14 @@ def simulate_streams_cmd(
     seed: int = typer.Option(0, "--seed", help="random seed; the same seed writes the same events"),
 ) -> None:
     """Write deterministic synthetic stream events for the tracks that exist."""
+    from maestro_ai.errors import InputError
     from maestro_ai.streams import simulate_streams
     from maestro_ai.warehouse import connect
 
+    if events < 0:  # checked before the progress bar is drawn (the library checks again)
+        raise InputError("--events", f"must be >= 0, got {events}")
+    if months < 1:
+        raise InputError("--months", f"must be >= 1, got {months}")
     with connect(load_settings()) as wh, Progress("[progress.description]{task.description}", BarColumn(),
                                                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("stream events", total=events)
