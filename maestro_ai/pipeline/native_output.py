@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 log = logging.getLogger(__name__)
 
@@ -28,43 +29,43 @@ def native_stdout_to_stderr() -> Iterator[None]:
     prints its result after the block.
     """
     try:
-        out_fd = sys.stdout.fileno()
         err_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # not real files (a test's capture): nothing native to divert
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): nothing native to divert
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(out_fd)
-    try:
-        os.dup2(err_fd, out_fd)
+    with _redirected(sys.stdout, err_fd):
         yield
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdout.flush()
-        os.dup2(saved, out_fd)
-        os.close(saved)
 
 
 @contextlib.contextmanager
 def native_stderr_to_file(path: str | Path) -> Iterator[None]:
     """Appends whatever is written to file descriptor 2 inside the block to ``path``, then restores it."""
     target = Path(path)
-    try:
-        err_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(err_fd)
     out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     log.info("Ray's own output goes to %s", target, extra={"path": str(target)})
     try:
-        os.dup2(out, err_fd)
+        with _redirected(sys.stderr, out):
+            yield
+    finally:
+        os.close(out)
+
+
+@contextlib.contextmanager
+def _redirected(stream: TextIO, to_fd: int) -> Iterator[None]:
+    """Points the descriptor under ``stream`` (sys.stdout or sys.stderr) at ``to_fd`` for the block."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): nothing native to divert
+        yield
+        return
+    stream.flush()
+    saved = os.dup(fd)
+    try:
+        os.dup2(to_fd, fd)
         yield
     finally:
         with contextlib.suppress(OSError, ValueError):
-            sys.stderr.flush()
-        os.dup2(saved, err_fd)
+            stream.flush()
+        os.dup2(saved, fd)
         os.close(saved)
-        os.close(out)
