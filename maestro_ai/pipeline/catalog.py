@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from maestro_ai.config import Settings
 from maestro_ai.errors import InputError
-from maestro_ai.failure_budget import BudgetExceeded, BudgetVerdict, FailureBudget, judge, outcome
+from maestro_ai.failure_budget import BudgetExceeded, FailureBudget, judge, outcome
 from maestro_ai.limits import DURATION_RANGE_S
 from maestro_ai.pipeline import planning, records, staging
 from maestro_ai.pipeline.context import CATALOG_DAG_ID, RunContext, StageTimer, check_run_date, warehouse
@@ -191,9 +191,8 @@ def generate_stage(ctx: RunContext, gated_key: str, shard_no: int, n_shards: int
                                  FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
                                  ray_address=ctx.settings.ray_address, stop=stop)
     key = staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results)
-    verdict = judge([outcome(r) for r in results.to_pylist()], budget)
-    if verdict.exceeded:
-        _fail_over_budget(ctx, gated_key, [key], verdict)
+    if judge([outcome(r) for r in results.to_pylist()], budget).exceeded:
+        _load_and_judge(ctx, gated_key, [key], budget)  # records what the shard did, closes the run, raises
     return key
 
 
@@ -205,17 +204,7 @@ def load_stage(ctx: RunContext, gated_key: str, result_keys: Sequence[str],
     Raises:
         BudgetExceeded: the run's failures are systemic; everything was loaded and the run closed ``failed``.
     """
-    store = _store(ctx)
-    gated = staging.read_stage(store, gated_key)
-    results = _concat([staging.read_stage(store, k) for k in result_keys])
-    with warehouse(ctx.settings) as wh:
-        report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
-        verdict = judge([outcome(r) for r in results.to_pylist()], failure_budget(ctx, options))
-        if verdict.exceeded:
-            records.close_run(wh, ctx, records.FAILED_RUN, verdict.reason)
-    if verdict.exceeded:
-        raise BudgetExceeded(verdict, ctx.run_id)
-    return asdict(report)
+    return asdict(_load_and_judge(ctx, gated_key, result_keys, failure_budget(ctx, options)))
 
 
 def close_stage(ctx: RunContext, status: str = records.SUCCESS, reason: str | None = None) -> dict[str, int]:
@@ -286,18 +275,24 @@ def run_stages(ctx: RunContext, options: PipelineOptions, plan: PlanStage,
     return _report(ctx, timer, {**counts, **extra}, loaded, results)
 
 
-def _fail_over_budget(ctx: RunContext, gated_key: str, result_keys: Sequence[str], verdict: BudgetVerdict) -> None:
-    """Loads what a stopped shard did, closes the run ``failed`` with the verdict's reason, and raises."""
+def _load_and_judge(ctx: RunContext, gated_key: str, result_keys: Sequence[str],
+                    budget: FailureBudget) -> records.LoadReport:
+    """Loads the results (one transaction), then judges them: over budget, the run closes ``failed`` with the
+    verdict's reason and BudgetExceeded is raised; what was done stays recorded either way."""
     store = _store(ctx)
     gated = staging.read_stage(store, gated_key)
     results = _concat([staging.read_stage(store, k) for k in result_keys])
+    verdict = judge([outcome(r) for r in results.to_pylist()], budget)
     with warehouse(ctx.settings) as wh:
-        records.load_run(wh, gated, results, records.platform_holder_id(wh))
-        records.close_run(wh, ctx, records.FAILED_RUN, verdict.reason)
-    log.error("run failed its failure budget: %s", verdict.reason,
-              extra={"run_id": ctx.run_id, "rule": verdict.rule, "attempted": verdict.attempted,
-                     "failed": verdict.failed})
-    raise BudgetExceeded(verdict, ctx.run_id)
+        report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
+        if verdict.exceeded:
+            records.close_run(wh, ctx, records.FAILED_RUN, verdict.reason)
+    if verdict.exceeded:
+        log.error("run failed its failure budget: %s", verdict.reason,
+                  extra={"run_id": ctx.run_id, "rule": verdict.rule, "attempted": verdict.attempted,
+                         "failed": verdict.failed})
+        raise BudgetExceeded(verdict, ctx.run_id)
+    return report
 
 
 def _close_failed(ctx: RunContext, reason: str) -> None:
