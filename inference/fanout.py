@@ -121,17 +121,14 @@ def connect_ray(address: str = "") -> dict[str, float]:
     """
     import ray
 
-    from maestro_ai.errors import ConfigError, ServiceUnreachable
+    from maestro_ai.errors import ConfigError
 
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         explicit = bool(address) and address != "auto"
         token_mode = False
         if explicit:
-            problem = ray_unreachable(address)
-            if problem:
-                raise ServiceUnreachable("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at {address!r}: "
-                                         f"{problem}")
+            require_reachable(address)
             token_mode = enable_token_auth()
         try:
             ray.init(address=address or "local", **kwargs)  # "local": never join a stray cluster on this machine
@@ -173,16 +170,20 @@ def enable_token_auth() -> bool:
     return bool(maybe_enable_token_auth_if_token_available(warn_if_disabled=False))
 
 
-def ray_unreachable(address: str, timeout_s: float = 3.0) -> str:
-    """Why nothing answers at ``address`` (``host:port`` or ``ray://host:port``), or "" when a socket opens."""
+def require_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """Raises ServiceUnreachable naming MAESTRO_RAY_ADDRESS when nothing answers at ``address`` (``host:port`` or
+    ``ray://host:port``): a socket must open within ``timeout_s`` seconds."""
     import socket
+
+    from maestro_ai.errors import ServiceUnreachable
 
     host, _, port = address.removeprefix("ray://").rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout_s):
-            return ""
+            return
     except (OSError, ValueError) as exc:
-        return f"nothing answers at {host}:{port} ({type(exc).__name__}: {exc})"
+        raise ServiceUnreachable("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at {address!r}: nothing "
+                                 f"answers at {host}:{port} ({type(exc).__name__}: {exc})") from None
 
 
 def actor_resources(cluster: dict[str, float], config: FanoutConfig) -> dict[str, float]:

@@ -57,15 +57,14 @@ class PreflightReport:
     seconds: dict[str, float]
 
 
-def preflight(settings: Settings, *, sign: bool = True, arguments: Callable[[], Any] | None = None,
-              timeout_s: float = 5.0) -> PreflightReport:
+def preflight(settings: Settings, *, sign: bool = True, arguments: Callable[[], Any] | None = None
+              ) -> PreflightReport:
     """Runs every check and raises once, listing every problem found.
 
     Args:
         settings: the run's settings.
         sign: the run signs its tracks, so the signing keys must load.
         arguments: validates the run's own arguments (raises InputError naming the argument).
-        timeout_s: how long the warehouse may take to answer (seconds).
 
     Raises:
         PreflightFailed: naming each setting or argument at fault.
@@ -83,7 +82,7 @@ def preflight(settings: Settings, *, sign: bool = True, arguments: Callable[[], 
 
     if arguments is not None:
         run("arguments", arguments)
-    run("warehouse", lambda: check_warehouse(settings, timeout_s))
+    run("warehouse", lambda: check_warehouse(settings))
     run("store", lambda: check_store(settings.storage_url))
     if sign:
         run("signing_keys", lambda: check_signing_keys(settings))
@@ -95,9 +94,10 @@ def preflight(settings: Settings, *, sign: bool = True, arguments: Callable[[], 
     return PreflightReport(seconds)
 
 
-def check_warehouse(settings: Settings, timeout_s: float = 5.0) -> None:
-    """The warehouse answers, has every migration applied and a platform rights holder. Reads only."""
-    from maestro_ai.pipeline.context import preflight_warehouse, warehouse
+def check_warehouse(settings: Settings) -> None:
+    """The warehouse answers (within ``context.PREFLIGHT_TIMEOUT_S``), has every migration applied and a platform
+    rights holder. Reads only."""
+    from maestro_ai.pipeline.context import warehouse
     from maestro_ai.pipeline.records import platform_holder_id
 
     url = urlparse(settings.warehouse_url)
@@ -108,8 +108,7 @@ def check_warehouse(settings: Settings, timeout_s: float = 5.0) -> None:
         if str(path) not in ("/:memory:", ":memory:") and not path.is_file():
             raise ConfigError("MAESTRO_WAREHOUSE_URL", f"no warehouse at {path}",
                               "run `maestro init` (then `maestro seed` for the sample catalog)")
-    preflight_warehouse(settings, timeout_s)
-    with warehouse(settings) as wh:
+    with warehouse(settings) as wh:  # the opener checks the endpoint answers first
         pending = wh.pending_migrations()
         if pending:
             raise ConfigError("MAESTRO_WAREHOUSE_URL", f"the warehouse is not migrated ({', '.join(pending)} "
@@ -147,13 +146,9 @@ def check_ray(settings: Settings) -> None:
     (a Ray started here, or found on this node) has nothing to check before it is joined."""
     if not settings.ray_address or settings.ray_address == "auto":
         return
-    from inference.fanout import ray_unreachable
-    from maestro_ai.errors import ServiceUnreachable
+    from inference.fanout import require_reachable
 
-    problem = ray_unreachable(settings.ray_address)
-    if problem:
-        raise ServiceUnreachable("MAESTRO_RAY_ADDRESS", f"cannot reach the Ray cluster at "
-                                 f"{settings.ray_address!r}: {problem}")
+    require_reachable(settings.ray_address)
 
 
 def check_engine(settings: Settings) -> None:
