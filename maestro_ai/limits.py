@@ -6,6 +6,10 @@ They exist so that one careless request cannot cost minutes (10,000 key phrases 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from maestro_ai.errors import InputError
+
 TEMPO_RANGE_BPM = (30, 300)
 """Tempo a request may ask for, in BPM (inclusive)."""
 
@@ -26,3 +30,33 @@ WARN_TARGET_COUNT = 1_000
 
 RUN_YEAR_RANGE = (2000, 2099)
 """Years a run date may fall in: ISRCs carry a two-digit year, and licences are dated in this century."""
+
+
+def check_key_phrases(phrases: object) -> tuple[str, ...]:
+    """Key phrases as a tuple of non-empty strings with white space collapsed.
+
+    At most ``MAX_KEY_PHRASES`` phrases of at most ``MAX_KEY_PHRASE_CHARS`` characters each (after collapsing):
+    the count is checked first, so an oversized request is refused before anything is embedded.
+
+    Raises:
+        InputError: naming ``key_phrases`` (not a list, too many) or ``key_phrases[i]`` (not a string, empty,
+            too long).
+    """
+    if phrases is None:
+        return ()
+    if isinstance(phrases, str | bytes) or not isinstance(phrases, Sequence):
+        raise InputError("key_phrases", f"must be a list of strings, got {type(phrases).__name__}")
+    if len(phrases) > MAX_KEY_PHRASES:
+        raise InputError("key_phrases", f"has {len(phrases)} phrases; at most {MAX_KEY_PHRASES} are accepted")
+    out = []
+    for i, phrase in enumerate(phrases):
+        if not isinstance(phrase, str):
+            raise InputError(f"key_phrases[{i}]", f"must be a string, got {type(phrase).__name__}")
+        text = " ".join(phrase.split())
+        if not text:
+            raise InputError(f"key_phrases[{i}]", "is empty; give a short descriptive phrase")
+        if len(text) > MAX_KEY_PHRASE_CHARS:
+            raise InputError(f"key_phrases[{i}]", f"is {len(text)} characters long; at most "
+                                                  f"{MAX_KEY_PHRASE_CHARS} are accepted")
+        out.append(text)
+    return tuple(out)

@@ -275,7 +275,7 @@ def test_composer_ranges_come_from_maestro_ai_limits() -> None:
 
 
 def test_too_many_key_phrases_name_the_field_and_the_limit() -> None:
-    from inference.composer.plan import check_phrases
+    from maestro_ai.limits import check_key_phrases as check_phrases
 
     assert len(check_phrases([f"phrase {i}" for i in range(limits.MAX_KEY_PHRASES)])) == limits.MAX_KEY_PHRASES
     with pytest.raises(InputError) as caught:
@@ -284,7 +284,7 @@ def test_too_many_key_phrases_name_the_field_and_the_limit() -> None:
 
 
 def test_a_too_long_key_phrase_names_its_index_and_the_limit() -> None:
-    from inference.composer.plan import check_phrases
+    from maestro_ai.limits import check_key_phrases as check_phrases
 
     fits = "x" * limits.MAX_KEY_PHRASE_CHARS
     assert check_phrases(["ok", f"  {fits}\n"]) == ("ok", fits)  # counted after collapsing white space

@@ -30,13 +30,13 @@ from inference.composer.plan import (
     Plan,
     check_instrumentation,
     check_number,
-    check_phrases,
     make_plan,
     parse_metre,
 )
 from inference.descriptors import AXES
 from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
 from maestro_ai.errors import ConfigError, InputError
+from maestro_ai.limits import check_key_phrases
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def validate(request: GenerationRequest) -> GenerationRequest:
     get_mood(request.mood)
     tempo = None if request.tempo_bpm is None else check_number("tempo_bpm", request.tempo_bpm, *TEMPO_RANGE, "BPM")
     duration = check_number("duration_seconds", request.duration_s, *DURATION_RANGE, "seconds")
-    phrases = check_phrases(request.key_phrases)
+    phrases = check_key_phrases(request.key_phrases)
     if request.key is not None:
         parse_key(request.key)
     parse_metre(request.time_signature)

@@ -23,7 +23,7 @@ from inference.composer.midi_input import SeedMaterial
 from inference.composer.presets import Genre, Mood, get_genre, get_mood
 from inference.composer.theory import Chord, Key, infer_key, parse_key
 from maestro_ai.errors import InputError
-from maestro_ai.limits import DURATION_RANGE_S, MAX_KEY_PHRASE_CHARS, MAX_KEY_PHRASES, TEMPO_RANGE_BPM
+from maestro_ai.limits import DURATION_RANGE_S, TEMPO_RANGE_BPM
 
 # BPM and seconds, inclusive; maestro_ai.limits is the one source of both.
 TEMPO_RANGE: tuple[float, float] = (float(TEMPO_RANGE_BPM[0]), float(TEMPO_RANGE_BPM[1]))
@@ -88,36 +88,6 @@ def check_number(field: str, value: object, low: float, high: float, unit: str) 
     if not low <= value <= high:
         raise InputError(field, f"{value:g} {unit} is outside {low:g}..{high:g}")
     return float(value)
-
-
-def check_phrases(phrases: object) -> tuple[str, ...]:
-    """Key phrases as a tuple of non-empty strings with white space collapsed.
-
-    At most ``MAX_KEY_PHRASES`` phrases of at most ``MAX_KEY_PHRASE_CHARS`` characters each (after collapsing):
-    the count is checked first, so an oversized request is refused before anything is embedded.
-
-    Raises:
-        InputError: naming ``key_phrases`` (not a list, too many) or ``key_phrases[i]`` (not a string, empty,
-            too long).
-    """
-    if phrases is None:
-        return ()
-    if isinstance(phrases, str | bytes) or not isinstance(phrases, Sequence):
-        raise InputError("key_phrases", f"must be a list of strings, got {type(phrases).__name__}")
-    if len(phrases) > MAX_KEY_PHRASES:
-        raise InputError("key_phrases", f"has {len(phrases)} phrases; at most {MAX_KEY_PHRASES} are accepted")
-    out = []
-    for i, phrase in enumerate(phrases):
-        if not isinstance(phrase, str):
-            raise InputError(f"key_phrases[{i}]", f"must be a string, got {type(phrase).__name__}")
-        text = " ".join(phrase.split())
-        if not text:
-            raise InputError(f"key_phrases[{i}]", "is empty; give a short descriptive phrase")
-        if len(text) > MAX_KEY_PHRASE_CHARS:
-            raise InputError(f"key_phrases[{i}]", f"is {len(text)} characters long; at most "
-                                                  f"{MAX_KEY_PHRASE_CHARS} are accepted")
-        out.append(text)
-    return tuple(out)
 
 
 def parse_metre(value: object) -> int:

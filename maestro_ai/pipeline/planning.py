@@ -27,11 +27,10 @@ from maestro_ai import identity
 from maestro_ai.errors import InputError
 from maestro_ai.limits import (
     DURATION_RANGE_S,
-    MAX_KEY_PHRASE_CHARS,
-    MAX_KEY_PHRASES,
     MAX_TARGET_COUNT,
     TEMPO_RANGE_BPM,
     WARN_TARGET_COUNT,
+    check_key_phrases,
 )
 from maestro_ai.rights import RightsRequest, RightsSnapshot, gate_request
 from maestro_ai.units import TERRITORY_CODE
@@ -119,12 +118,11 @@ def prompt_problems(prompt: Mapping[str, Any], validate_style: Callable[[str, st
     phrases = _json_value(prompt.get("KEY_PHRASES"))
     if not isinstance(phrases, list) or not phrases:
         bad("KEY_PHRASES", "must be a non-empty JSON array of phrases")
-    elif not all(isinstance(p, str) and p.strip() for p in phrases):
-        bad("KEY_PHRASES", "every phrase must be non-empty text")
-    elif len(phrases) > MAX_KEY_PHRASES:
-        bad("KEY_PHRASES", f"{len(phrases)} phrases; at most {MAX_KEY_PHRASES} are accepted")
-    elif any(len(" ".join(p.split())) > MAX_KEY_PHRASE_CHARS for p in phrases):
-        bad("KEY_PHRASES", f"a phrase is longer than {MAX_KEY_PHRASE_CHARS} characters")
+    else:
+        try:
+            check_key_phrases(phrases)  # the same limits the engine holds a request to
+        except InputError as exc:
+            bad("KEY_PHRASES", str(exc))
     for column, (low, high) in (("TEMPO_BPM", TEMPO_RANGE_BPM), ("DURATION_S", DURATION_RANGE_S)):
         value = prompt.get(column)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
