@@ -107,17 +107,23 @@ def stop_head(head: RayHead, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     """
     if not head.pgid:
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(head.pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _group_alive(head.pgid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(-head.pgid, os.WNOHANG)
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(head.pgid, signal.SIGKILL)
+    stop_process_group(head.pgid, timeout_s)
     log.info("ray head stopped", extra={"address": head.address, "pgid": head.pgid})
     return True
+
+
+def stop_process_group(pgid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM every process of group ``pgid``, SIGKILL what is left after ``timeout_s`` seconds, and reap the
+    children among them. The whole group, even when its leader has exited (``ray start`` daemonises)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-pgid, os.WNOHANG)
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _record(settings: Settings, run_id: str, head: RayHead) -> None:

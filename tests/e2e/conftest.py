@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from maestro_ai.pipeline.ray_head import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -69,32 +70,9 @@ class Service:
         The whole group, even when its leader has exited: ``ray start`` daemonises, leaving its GCS, raylet and
         monitor behind in the group it started.
         """
-        stop_group(self.process.pid, timeout_s)
+        stop_process_group(self.process.pid, timeout_s)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - a group we may not signal is not ours
-        return False
-    return True
-
-
-def stop_group(pgid: int, timeout_s: float = 20.0) -> None:
-    """SIGTERM every process of group ``pgid``; SIGKILL the rest after ``timeout_s``; reap what is ours."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while group_alive(pgid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(-pgid, os.WNOHANG)
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 @dataclass
