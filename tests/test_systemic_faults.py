@@ -28,6 +28,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, home) -> None:
     monkeypatch.setenv("MAESTRO_HOME", str(home))
 
 
+def _raising_home(settings, monkeypatch: pytest.MonkeyPatch, target_count: int):
+    """The small catalog, its two allowed prompts planning ``target_count`` requests each, on the raising engine."""
+    _clean_env(monkeypatch, settings.home)
+    with connect(settings) as wh:
+        wh.execute(SMALL_CATALOG)
+        wh.execute(f"UPDATE PROMPT_CATALOG SET TARGET_COUNT = {int(target_count)} "
+                   "WHERE PROMPT_ID IN ('prm_0025', 'prm_0030')")
+    monkeypatch.setenv("MAESTRO_ENGINE", RAISING)
+    return settings
+
+
 def _run_row(settings, run_id: str) -> dict:
     with connect(settings) as wh:
         rows = wh.query("SELECT STATUS, REASON, COUNTS FROM GENERATION_RUNS WHERE RUN_ID = :r", {"r": run_id})
@@ -64,12 +75,7 @@ def test_the_readme_quick_start_on_a_fresh_home_produces_signed_tracks(tmp_path,
 
 def test_an_engine_that_raises_on_every_request_fails_the_cli_run_with_the_reason(
         make_home, monkeypatch, capsys, ray_cluster):
-    settings = make_home("raising-cli")
-    _clean_env(monkeypatch, settings.home)
-    with connect(settings) as wh:
-        wh.execute(SMALL_CATALOG)
-        wh.execute("UPDATE PROMPT_CATALOG SET TARGET_COUNT = 3 WHERE PROMPT_ID IN ('prm_0025', 'prm_0030')")
-    monkeypatch.setenv("MAESTRO_ENGINE", RAISING)
+    settings = _raising_home(make_home("raising-cli"), monkeypatch, target_count=3)
     code = run(["run", "catalog", "--date", RUN_DATE, "--duration", str(TEST_DURATION_S)])
     out, err = capsys.readouterr()
     assert code == 1, out + err
@@ -100,12 +106,7 @@ def test_an_engine_that_raises_on_every_request_fails_the_cli_run_with_the_reaso
 
 
 def test_an_engine_that_raises_fails_the_dag_run_and_its_run_row(airflow_env, ray_cluster, make_home, monkeypatch):
-    settings = make_home("raising-dag")
-    _clean_env(monkeypatch, settings.home)
-    with connect(settings) as wh:
-        wh.execute(SMALL_CATALOG)
-        wh.execute("UPDATE PROMPT_CATALOG SET TARGET_COUNT = 2 WHERE PROMPT_ID IN ('prm_0025', 'prm_0030')")
-    monkeypatch.setenv("MAESTRO_ENGINE", RAISING)
+    settings = _raising_home(make_home("raising-dag"), monkeypatch, target_count=2)
     dag = airflow_env.dagbag().get_dag("maestro_catalog_generation")
     logical = dt.datetime.fromisoformat(RUN_DATE).replace(tzinfo=dt.UTC)
     dagrun = dag.test(logical_date=logical, run_conf={"duration_s": TEST_DURATION_S, "pool_size": 1})
