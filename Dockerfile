@@ -18,9 +18,11 @@ RUN apt-get update \
 
 WORKDIR /opt/maestro
 COPY pyproject.toml constraints.txt README.md ./
-COPY maestro_ai ./maestro_ai
+COPY maestro_core ./maestro_core
 COPY inference ./inference
 COPY jobs ./jobs
+COPY maestro_pipeline ./maestro_pipeline
+COPY maestro_ai ./maestro_ai
 RUN pip install -c constraints.txt -e . \
     && pip install -c constraints.txt "psycopg2-binary" "fakesnow[server]" \
     && pip install --no-deps tinysoundfont==0.3.7

@@ -34,8 +34,9 @@ demo: $(STAMP)
 	$(PY) -m maestro_ai.cli demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check maestro_ai inference jobs dags tests bench
+	$(VENV)/bin/ruff check maestro_core inference jobs maestro_pipeline maestro_ai dags tests bench scripts
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

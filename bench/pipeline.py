@@ -51,10 +51,10 @@ def bench_prompts(n: int, duration_s: int) -> list[dict]:
 
 
 def setup(home: Path, n: int, duration_s: int):
-    from maestro_ai.config import load_settings
-    from maestro_ai.keys import default_keys_dir, init_keys
-    from maestro_ai.seed import seed_warehouse
-    from maestro_ai.warehouse import connect
+    from maestro_core.config import load_settings
+    from maestro_core.seed import seed_warehouse
+    from maestro_core.signing_keys import default_keys_dir, init_keys
+    from maestro_core.warehouse import connect
 
     home.mkdir(parents=True, exist_ok=True)
     settings = load_settings(home=home)
@@ -90,8 +90,9 @@ def main() -> None:
 
     import ray
 
-    from inference.fanout import FanoutConfig, run_generation, run_locally
-    from maestro_ai.pipeline import PipelineOptions, catalog, planning, run_catalog, staging
+    from maestro_core.request_status import PLANNED
+    from maestro_pipeline import PipelineOptions, catalog, planning, run_catalog, staging
+    from maestro_pipeline.fanout import FanoutConfig, run_generation, run_locally
 
     root = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
     settings = setup(root / "home", args.n, args.duration)
@@ -111,9 +112,9 @@ def main() -> None:
     planning_log.removeHandler(timing)
     c_seconds = report.stage_seconds["generate_total"]
     ctx = catalog.context(settings, BENCH_DATE)
-    gated = staging.read_stage(catalog._store(ctx), staging.stage_key(ctx.run_id, "gated"))
+    gated = staging.read_stage(catalog.stage_store(ctx), staging.stage_path(ctx.run_id, "gated"))
     # (a) and (b) take the very table (c) generated from: planned, gated, descriptors included.
-    work = catalog._work_table(planning.with_status(gated, planning.PLANNED))
+    work = catalog.work_table(planning.with_status(gated, PLANNED))
     described = sum(1 for d in work["DESCRIPTORS"].to_pylist() if d)
 
     def spec_for(name: str):

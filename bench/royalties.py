@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.royalty_statements import INPUT_FILES, run_royalty_statements
-from maestro_ai.royalties import compute_with_sql
-from maestro_ai.royalty_rules import period_bounds
-from maestro_ai.warehouse.duckdb_backend import DuckDBWarehouse
+from maestro_core.royalty_rules import period_bounds
+from maestro_core.warehouse.duckdb_backend import DuckDBWarehouse
+from maestro_pipeline.royalty_run import compute_with_sql
 
 PERIOD = "2026-03"
 

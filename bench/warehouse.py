@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from maestro_ai import schema
-from maestro_ai.config import load_settings
-from maestro_ai.warehouse import Warehouse, connect, read_sql
-from maestro_ai.warehouse.rows import conform
+from maestro_core import schema
+from maestro_core.config import load_settings
+from maestro_core.warehouse import Warehouse, connect, read_sql
+from maestro_core.warehouse.rows import conform
 
 
 def provenance_rows(start: int, n: int, version: str) -> pa.Table:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import dag, task
 
-from maestro_ai.dag_wiring import default_args
+from maestro_pipeline.dag_wiring import default_args
 
 DAG_ID = "maestro_analytics_refresh"
 
@@ -33,17 +33,17 @@ DAG_ID = "maestro_analytics_refresh"
 def maestro_analytics_refresh():
     @task
     def heavy_queries() -> list[str]:
-        from maestro_ai.analytics import list_queries
-        from maestro_ai.pipeline import tasks
+        from maestro_core.analytics import list_queries
+        from maestro_pipeline import tasks
 
         with tasks.failing_fast():
             return [q.name for q in list_queries() if q.materialize]
 
     @task
     def materialize(name: str) -> dict:
-        from maestro_ai.analytics import get_query, materialize
-        from maestro_ai.pipeline import tasks
-        from maestro_ai.warehouse import connect
+        from maestro_core.analytics import get_query, materialize
+        from maestro_core.warehouse import connect
+        from maestro_pipeline import tasks
 
         with tasks.failing_fast(), connect(tasks.task_settings()) as wh:
             return {"table": get_query(name).table_name, "rows": materialize(wh, name)}

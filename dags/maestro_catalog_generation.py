@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag
 
-from maestro_ai.dag_wiring import default_args, generation_tasks
+from maestro_pipeline.dag_wiring import default_args, generation_tasks
 
 DAG_ID = "maestro_catalog_generation"
 # Deployment knobs (environment, read when the DAG file is parsed): "none" runs the DAG only when triggered.

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag
 
-from maestro_ai.dag_wiring import default_args, generation_tasks
+from maestro_pipeline.dag_wiring import default_args, generation_tasks
 
 DAG_ID = "maestro_playlist_fill"
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from maestro_ai.dag_wiring import default_args
+from maestro_pipeline.dag_wiring import default_args
 
 DAG_ID = "maestro_royalty_statements"
 
@@ -45,8 +45,8 @@ DAG_ID = "maestro_royalty_statements"
 def maestro_royalty_statements():
     @task
     def choose_period() -> str:
-        from maestro_ai.pipeline import tasks
-        from maestro_ai.royalty_rules import previous_period
+        from maestro_core.royalty_rules import previous_period
+        from maestro_pipeline import tasks
 
         ctx = get_current_context()
         with tasks.failing_fast():
@@ -56,8 +56,8 @@ def maestro_royalty_statements():
     def compute_and_load(period: str) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from maestro_ai.pipeline import tasks
-        from maestro_ai.royalties import PoolsNotLoaded, run_royalties
+        from maestro_pipeline import tasks
+        from maestro_pipeline.royalty_run import PoolsNotLoaded, run_royalties
 
         with tasks.failing_fast():
             try:

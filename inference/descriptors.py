@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from maestro_ai.errors import ConfigError, InputError
+from maestro_core.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maestro_ai.atomic import write_files_atomic
+from maestro_core.atomic import write_files_atomic
 
 FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 _TAGS = ("title", "artist", "genre", "comment", "software", "album")
@@ -59,7 +59,7 @@ def _flac_bpm(data: bytes, bpm: str) -> bytes:
 
 
 def write_atomic(files: Mapping[Path, bytes]) -> None:
-    """Write every ``path -> bytes`` all or nothing (see :func:`maestro_ai.atomic.write_files_atomic`).
+    """Write every ``path -> bytes`` all or nothing (see :func:`maestro_core.atomic.write_files_atomic`).
 
     Raises:
         OSError: the directory is not writable (the caller names the field).

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from maestro_ai.errors import ConfigError
+from maestro_core.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from inference.descriptors import Descriptors
@@ -102,7 +102,7 @@ class AssetUse:
     asset_id: str
     path: str
     sha256: str
-    licence: str = ""
+    license: str = ""
 
 
 @runtime_checkable
@@ -111,6 +111,15 @@ class Engine(Protocol):
 
     name: str
     version: str
+
+    @classmethod
+    def style(cls, genre: str, mood: str) -> tuple[str, str]:
+        """The canonical (genre, mood) names this engine renders for the given ones, without building it.
+
+        Raises:
+            InputError: naming ``genre`` or ``mood`` (with the accepted names) when the engine has no such style.
+        """
+        ...
 
     def assets(self) -> list[AssetUse]:
         """The files this engine's output depends on (SoundFont, models), with their sha256."""
@@ -171,6 +180,27 @@ def engine_problems(name: str, **options: Any) -> list[ConfigError]:
         return [exc]
     check = getattr(cls, "check", None)
     return list(check(**options)) if callable(check) else []
+
+
+def engine_style(name: str, genre: str, mood: str) -> tuple[str, str]:
+    """Engine ``name``'s canonical (genre, mood) for a request, asked of its class (cheap: nothing loads).
+
+    Engines without a ``style`` classmethod take the names as given (free-text conditioning).
+
+    Raises:
+        ConfigError: the engine is unknown; InputError: naming ``genre`` or ``mood`` the engine does not render.
+    """
+    style = getattr(engine_class(name), "style", None)
+    return style(genre, mood) if callable(style) else (genre, mood)
+
+
+def style_problem(name: str, genre: str, mood: str) -> str | None:
+    """Engine ``name``'s verdict on a genre/mood pair: None when it renders both, else its message."""
+    try:
+        engine_style(name, genre, mood)
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def get_engine(name: str = "composer", *, preload_model: bool = True, **options: Any) -> Engine:

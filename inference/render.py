@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from maestro_ai.errors import ConfigError
+from maestro_core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,11 @@ class Renderable(Protocol):
 
 @dataclass(frozen=True)
 class SoundFontInfo:
-    """A loaded SoundFont: absolute path, sha256 of the file, and its licence as far as we know it."""
+    """A loaded SoundFont: absolute path, sha256 of the file, and its license as far as we know it."""
 
     path: str
     sha256: str
-    licence: str
+    license: str
 
 
 def default_soundfont_path() -> Path:
@@ -105,8 +105,8 @@ def load_soundfont(path: str | Path | None = None) -> tuple[Any, SoundFontInfo]:
             except Exception as exc:  # the binding raises a bare Exception for unreadable files
                 raise ConfigError("soundfont_path", f"{resolved} is not a readable SoundFont: {exc}",
                                   "a General MIDI .sf2/.sf3 file") from None
-            licence = "GPL-2.0" if resolved.name == "TimGM6mb.sf2" else "unknown (record it with the asset)"
-            _FONTS[key] = (font, SoundFontInfo(key, hashlib.sha256(data).hexdigest(), licence))
+            license = "GPL-2.0" if resolved.name == "TimGM6mb.sf2" else "unknown (record it with the asset)"
+            _FONTS[key] = (font, SoundFontInfo(key, hashlib.sha256(data).hexdigest(), license))
             logger.info("loaded SoundFont %s", resolved)
         return _FONTS[key]
 

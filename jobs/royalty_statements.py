@@ -1,4 +1,4 @@
-"""Royalty statements for one UTC month on Spark: the rule in maestro_ai.royalty_rules, computed on integers.
+"""Royalty statements for one UTC month on Spark: the rule in maestro_core.royalty_rules, computed on integers.
 
 Inputs (Parquet, UPPER CASE columns as the warehouse exports them) under ``inputs_dir``:
 
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from maestro_ai.atomic import atomic_path
-from maestro_ai.errors import InputError
-from maestro_ai.royalty_rules import (
+from maestro_core.atomic import atomic_path
+from maestro_core.errors import InputError
+from maestro_core.royalty_rules import (
     QUALIFYING_MS,
     TOTAL_BPS,
     RoyaltyReport,
@@ -54,7 +54,8 @@ OUTPUT_FILES = ("ledger.parquet", "statements.parquet")
 REPORT_FILE = "report.json"
 # Log4j 2 configuration for the driver JVM: WARN and above on stderr. Spark reads it only at JVM start, so it goes
 # on the command line (spark-submit --driver-java-options) or into spark.driver.extraJavaOptions of a session
-# that launches its own JVM (maestro_ai.royalties does); spark.log.level=WARN covers what starts after the context.
+# that launches its own JVM (maestro_pipeline.royalty_run does); spark.log.level=WARN covers what starts after
+# the context.
 LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2.properties")
 SPARK_LOG_LEVEL = "WARN"
 _MAX_NAMED = 20  # tracks named in an error message

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 ACCEPTED_KEYS = ("melody_midi", "key_phrases", "tempo_bpm", "key", "time_signature", "instrumentation")
 VARIATION_KEYS = ("label", "seed", "tempo_bpm", "key", "instrumentation", "time_signature", "key_phrases")
@@ -48,14 +48,12 @@ class MusicGenerator:
     def __init__(self, genre: str, mood: str, engine: str = "composer", output_dir: str | Path | None = None,
                  sample_rate: int = 44100, audio_format: str = "wav", soundfont_path: str | Path | None = None,
                  embedding_model_path: str | Path | None = None) -> None:
-        from inference.composer.presets import get_genre, get_mood
-        from inference.engine import AUDIO_FORMATS, ENGINES, SAMPLE_RATES
-        from maestro_ai.errors import ConfigError
+        from inference.engine import AUDIO_FORMATS, ENGINES, SAMPLE_RATES, engine_style
+        from maestro_core.errors import ConfigError
 
-        self.genre = get_genre(genre).name
-        self.mood = get_mood(mood).name
         if engine not in ENGINES:
             raise ConfigError("engine", f"unknown engine {engine!r}", ", ".join(ENGINES))
+        self.genre, self.mood = engine_style(engine, genre, mood)
         if sample_rate not in SAMPLE_RATES:
             raise InputError("sample_rate", f"{sample_rate!r} Hz is not supported; accepted: {SAMPLE_RATES}")
         if audio_format not in AUDIO_FORMATS:
@@ -110,7 +108,7 @@ class MusicGenerator:
         No SoundFont or text model is loaded and nothing is written, so this costs milliseconds: every field
         (``input_data`` keys, ``tempo_bpm``, ``duration_seconds``, ``key``, ``key_phrases``, ``time_signature``,
         ``instrumentation``, ``melody_midi``, ``seed``, ``variation``) is checked against the limits in
-        :mod:`maestro_ai.limits`. The output directory is checked only when generating.
+        :mod:`maestro_core.limits`. The output directory is checked only when generating.
 
         Args:
             input_data: as for :meth:`generate_track`.
@@ -166,7 +164,7 @@ class MusicGenerator:
     def _output_dir(self) -> Path:
         if self.output_dir is not None:
             return self.output_dir
-        from maestro_ai.config import load_settings
+        from maestro_core.config import load_settings
 
         return load_settings().home / "generated"
 

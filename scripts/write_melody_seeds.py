@@ -1,4 +1,4 @@
-"""Writes the melody-seed MIDI files shipped in maestro_ai/data/melodies (original motifs written by Maestro).
+"""Writes the melody-seed MIDI files shipped in maestro_core/data/melodies (original motifs written by Maestro).
 
 Each seed has a melody track and a chord track (block chords, one per bar), so an engine can take both the motif
 and the harmony from it. Run: `.venv/bin/python scripts/write_melody_seeds.py` (deterministic output).
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pretty_midi
 
-OUT = Path(__file__).resolve().parent.parent / "maestro_ai" / "data" / "melodies"
+OUT = Path(__file__).resolve().parent.parent / "maestro_core" / "data" / "melodies"
 
 # name: (tempo BPM, [(note or 'r', beats)], [chord per bar as note names])
 SEEDS: dict[str, tuple[int, list[tuple[str, float]], list[list[str]]]] = {

@@ -12,9 +12,9 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from maestro_ai import analytics
-from maestro_ai.errors import InputError
-from maestro_ai.warehouse import Warehouse
+from maestro_core import analytics
+from maestro_core.errors import InputError
+from maestro_core.warehouse import Warehouse
 
 MARCH = {"period": "2026-03", "start_date": "2026-03-01", "end_date": "2026-04-01", "as_of": "2026-03-15"}
 

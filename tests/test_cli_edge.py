@@ -131,8 +131,8 @@ def test_a_home_that_is_a_file_is_named_not_a_traceback(tmp_path, command):
 
 
 def test_a_store_under_a_file_names_the_setting(tmp_path):
-    from maestro_ai.errors import ConfigError
-    from maestro_ai.storage import TrackStore
+    from maestro_core.errors import ConfigError
+    from maestro_core.storage import TrackStore
 
     (tmp_path / "f").write_text("x")
     with pytest.raises(ConfigError) as info:

@@ -10,7 +10,7 @@ import mido
 import pytest
 
 from inference.composer.midi_input import MAX_NOTE_BEATS, MAX_NOTES, parse_seed
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 
 def _midi(notes: list[tuple[int, int, int]], tpb: int = 480, tempo: int = 500_000) -> bytes:

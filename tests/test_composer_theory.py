@@ -6,7 +6,7 @@ import pytest
 
 from inference.composer.harmony import progression, roman_chord
 from inference.composer.theory import Key, infer_key, parse_chord, parse_key, parse_note
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 
 @pytest.mark.parametrize(("text", "name"), [

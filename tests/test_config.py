@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from maestro_ai.config import load_settings
-from maestro_ai.errors import ConfigError
+from maestro_core.config import load_settings
+from maestro_core.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -121,11 +121,11 @@ def test_secrets_never_show_in_repr_or_the_public_view() -> None:
 
 
 def test_a_mistyped_variable_is_warned_about_naming_the_closest_setting(tmp_path, monkeypatch, caplog):
-    from maestro_ai import config
+    from maestro_core import config
 
     monkeypatch.setenv("MAESTRO_WAREHOSE_URL", "duckdb:///x.duckdb")
     monkeypatch.setattr(config, "_WARNED", set())
-    with caplog.at_level("WARNING", logger="maestro_ai.config"):
+    with caplog.at_level("WARNING", logger="maestro_core.config"):
         load_settings(home=tmp_path)
     assert "MAESTRO_WAREHOSE_URL is not a Maestro setting" in caplog.text
     assert "did you mean MAESTRO_WAREHOUSE_URL?" in caplog.text

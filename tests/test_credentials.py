@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from maestro_ai.credentials import (
+from maestro_core.credentials import (
     TRACK_ASSERTION,
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestFields,
@@ -15,9 +15,9 @@ from maestro_ai.credentials import (
     read_credentials,
     sign_audio,
 )
-from maestro_ai.errors import ConfigError, InputError
-from maestro_ai.keys import KeyConfig, init_keys
-from maestro_ai.provenance import audio_sha256
+from maestro_core.errors import ConfigError, InputError
+from maestro_core.provenance import audio_sha256
+from maestro_core.signing_keys import KeyConfig, init_keys
 from tests.plugins.rights import flip_one_sample, write_sine_wav
 
 FIELDS = ManifestFields("6f1c0c3e-0000-5000-8000-000000000001", "ZZMAE2600001", "ab" * 32, "composer", "0.1.0",

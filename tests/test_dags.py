@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from maestro_ai.warehouse import connect
+from maestro_core.warehouse import connect
 from tests.plugins.airflow import DAGS_FOLDER
 from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
 

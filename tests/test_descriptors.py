@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inference import descriptors as desc
-from maestro_ai.errors import ConfigError, InputError
+from maestro_core.errors import ConfigError, InputError
 
 # (axis, phrase expected high, phrase expected low). None of these phrases is an anchor (checked below), so the
 # tests measure how the embedding generalises, not a lookup table.

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import maestro_ai
-from maestro_ai import limits
-from maestro_ai.errors import InputError
+from maestro_core import limits
+from maestro_core.errors import InputError
 from tests.plugins.rights import write_sine_wav
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -62,8 +62,8 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _fail_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    """Makes the ``n``-th ``os.replace`` in maestro_ai.atomic raise (later calls, the roll-back's, work)."""
-    import maestro_ai.atomic as atomic
+    """Makes the ``n``-th ``os.replace`` in maestro_core.atomic raise (later calls, the roll-back's, work)."""
+    import maestro_core.atomic as atomic
 
     real, calls = os.replace, []
 
@@ -78,7 +78,7 @@ def _fail_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
 
 def test_failed_retry_puts_back_the_good_files_it_had_already_replaced(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from maestro_ai.atomic import write_files_atomic
+    from maestro_core.atomic import write_files_atomic
 
     audio, midi = tmp_path / "t.wav", tmp_path / "t.mid"
     write_files_atomic({audio: b"good audio", midi: b"good midi"})
@@ -90,7 +90,7 @@ def test_failed_retry_puts_back_the_good_files_it_had_already_replaced(tmp_path:
 
 
 def test_failed_first_write_removes_the_files_it_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from maestro_ai.atomic import write_files_atomic
+    from maestro_core.atomic import write_files_atomic
 
     _fail_on_call(monkeypatch, 2)
     with pytest.raises(OSError):
@@ -99,7 +99,7 @@ def test_failed_first_write_removes_the_files_it_created(tmp_path: Path, monkeyp
 
 
 def test_successful_rewrite_replaces_the_files_and_leaves_no_backup(tmp_path: Path) -> None:
-    from maestro_ai.atomic import write_files_atomic
+    from maestro_core.atomic import write_files_atomic
 
     files = {tmp_path / "x.wav": b"1", tmp_path / "x.mid": b"2"}
     write_files_atomic(files)
@@ -113,22 +113,22 @@ def test_successful_rewrite_replaces_the_files_and_leaves_no_backup(tmp_path: Pa
 @pytest.fixture
 def verify_home(settings: Any) -> Any:
     """The seeded ``settings`` home (MAESTRO_HOME) with development signing keys in ``<home>/keys``."""
-    from maestro_ai.keys import default_keys_dir, init_keys
+    from maestro_core.signing_keys import default_keys_dir, init_keys
 
     init_keys(default_keys_dir(settings))
     return settings
 
 
 def _signed_wav(path: Path, settings: Any) -> Path:
-    from maestro_ai.credentials import ManifestFields, sign_audio
-    from maestro_ai.keys import KeyConfig
+    from maestro_core.credentials import ManifestFields, sign_audio
+    from maestro_core.signing_keys import KeyConfig
 
     fields = ManifestFields("trk_edge", "USMAE2600001", "a" * 64, "sine-test", "0")
     return sign_audio(write_sine_wav(path, seconds=0.5), fields, KeyConfig.from_settings(settings))
 
 
 def test_empty_wav_fails_the_manifest_check_saying_it_is_empty(tmp_path: Path, verify_home: Any) -> None:
-    from maestro_ai.verify import verify_track
+    from maestro_core.verify import verify_track
 
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
@@ -139,7 +139,7 @@ def test_empty_wav_fails_the_manifest_check_saying_it_is_empty(tmp_path: Path, v
 
 @pytest.mark.parametrize("keep", [0.5, 0.99, 44 / 1e9])
 def test_truncated_signed_wav_has_no_readable_manifest(tmp_path: Path, verify_home: Any, keep: float) -> None:
-    from maestro_ai.verify import verify_track
+    from maestro_core.verify import verify_track
 
     signed = _signed_wav(tmp_path / "signed.wav", verify_home)
     assert verify_track(signed, verify_home).checks[0].ok  # the whole file reads
@@ -154,8 +154,8 @@ def test_truncated_signed_wav_has_no_readable_manifest(tmp_path: Path, verify_ho
 
 def test_manifest_without_a_signer_is_not_reported_ok(tmp_path: Path, verify_home: Any,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import maestro_ai.verify as verify
-    from maestro_ai.credentials import Credentials
+    import maestro_core.verify as verify
+    from maestro_core.credentials import Credentials
 
     unsigned = Credentials(present=True, state="Valid", track={"track_id": "trk_x"}, signer=None)
     monkeypatch.setattr(verify, "read_credentials", lambda path, keys: unsigned)
@@ -275,7 +275,7 @@ def test_composer_ranges_come_from_maestro_ai_limits() -> None:
 
 
 def test_too_many_key_phrases_name_the_field_and_the_limit() -> None:
-    from maestro_ai.limits import check_key_phrases as check_phrases
+    from maestro_core.limits import check_key_phrases as check_phrases
 
     assert len(check_phrases([f"phrase {i}" for i in range(limits.MAX_KEY_PHRASES)])) == limits.MAX_KEY_PHRASES
     with pytest.raises(InputError) as caught:
@@ -284,7 +284,7 @@ def test_too_many_key_phrases_name_the_field_and_the_limit() -> None:
 
 
 def test_a_too_long_key_phrase_names_its_index_and_the_limit() -> None:
-    from maestro_ai.limits import check_key_phrases as check_phrases
+    from maestro_core.limits import check_key_phrases as check_phrases
 
     fits = "x" * limits.MAX_KEY_PHRASE_CHARS
     assert check_phrases(["ok", f"  {fits}\n"]) == ("ok", fits)  # counted after collapsing white space
@@ -352,8 +352,8 @@ def test_check_loads_no_soundfont_or_text_model() -> None:
 
 
 def test_sql_royalties_for_a_month_without_streams_report_zeros(settings: Any) -> None:
-    from maestro_ai.royalties import run_royalties
-    from maestro_ai.sample_catalog import POOL_PERIODS, revenue_pools
+    from maestro_core.sample_catalog import POOL_PERIODS, revenue_pools
+    from maestro_pipeline.royalty_run import run_royalties
 
     period = POOL_PERIODS[0]
     run = run_royalties(settings, period, engine="sql")
@@ -365,7 +365,7 @@ def test_sql_royalties_for_a_month_without_streams_report_zeros(settings: Any) -
 
 
 def test_cli_sql_royalties_for_a_month_without_streams(settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from maestro_ai.sample_catalog import POOL_PERIODS
+    from maestro_core.sample_catalog import POOL_PERIODS
 
     code, out, err = _cli(["royalties", "--period", POOL_PERIODS[0], "--engine", "sql"], capsys)
     assert code == 0 and "Traceback" not in out + err
@@ -377,7 +377,7 @@ def test_cli_sql_royalties_for_a_month_without_streams(settings: Any, capsys: py
 
 @pytest.fixture
 def query_never_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    import maestro_ai.analytics as analytics
+    import maestro_core.analytics as analytics
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the query ran")
@@ -413,7 +413,7 @@ def test_out_under_a_regular_file_is_refused_before_the_query(settings: Any, tmp
 
 def test_out_write_failure_names_out(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    import maestro_ai.analytics as analytics
+    import maestro_core.analytics as analytics
 
     @contextlib.contextmanager
     def full_disk(path: Any, mode: int = 0o644) -> Iterator[Path]:
@@ -436,7 +436,7 @@ def test_out_that_can_be_written_gets_the_result(settings: Any, tmp_path: Path,
 @pytest.mark.parametrize("period", ["x", "2026-13", "2026-00", "2026-3", "202603", "2026-03-01", " 2026-03",
                                     "２０２６-03"])
 def test_period_parameters_must_be_a_month(period: str) -> None:
-    from maestro_ai.analytics import get_query
+    from maestro_core.analytics import get_query
 
     for name in ("holder_concentration", "royalty_statement_by_holder"):
         query = get_query(name)
@@ -455,7 +455,7 @@ def test_cli_bad_period_is_one_line_naming_period(settings: Any, capsys: pytest.
 
 @pytest.mark.parametrize("day", ["20261120", "2026-W47-5", "2026-11-20T00:00", "2026-02-30", "26-11-20"])
 def test_date_parameters_must_be_written_yyyy_mm_dd(day: str) -> None:
-    from maestro_ai.analytics import QueryParam
+    from maestro_core.analytics import QueryParam
 
     param = QueryParam("start_date", "date", None, "first day")
     assert str(param.convert("2026-11-20")) == "2026-11-20"

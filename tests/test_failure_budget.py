@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maestro_ai.errors import InputError
-from maestro_ai.failure_budget import FailureBudget, failure_causes, judge
+from maestro_core.errors import InputError
+from maestro_core.failure_budget import FailureBudget, failure_causes, judge
 
 OK = ("generated", "", "")
 

@@ -14,10 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from inference.fanout import FanoutConfig, GeneratorActor, actor_resources, batch_rows, run_generation
-from inference.worker import REQUEST_SCHEMA, RESULT_SCHEMA, WorkerSpec
-from maestro_ai import identity
-from maestro_ai.storage import TrackStore
+from maestro_core import identity
+from maestro_core.storage import TrackStore
+from maestro_pipeline.fanout import FanoutConfig, GeneratorActor, actor_resources, batch_rows, run_generation
+from maestro_pipeline.tables import RESULT_TABLE, WORK_TABLE
+from maestro_pipeline.worker import WorkerSpec
 
 DAY = "2026-11-15"
 
@@ -35,8 +36,8 @@ def request(ordinal: int, *, genre: str = "house", mood: str = "energetic", melo
 
 @pytest.fixture
 def spec(tmp_path: Path) -> WorkerSpec:
-    from maestro_ai.config import load_settings
-    from maestro_ai.keys import default_keys_dir, init_keys
+    from maestro_core.config import load_settings
+    from maestro_core.signing_keys import default_keys_dir, init_keys
 
     home = tmp_path / "home"
     init_keys(default_keys_dir(load_settings(home=home)))
@@ -51,7 +52,7 @@ def test_gpu_is_requested_only_when_the_cluster_has_one():
 
 
 def test_batch_dicts_and_arrow_batches_give_the_same_rows():
-    table = pa.Table.from_pylist([request(0), request(1)], schema=REQUEST_SCHEMA)
+    table = pa.Table.from_pylist([request(0), request(1)], schema=WORK_TABLE)
     numpy_batch = {name: np.array(table[name].to_pylist(), dtype=object) for name in table.column_names}
     assert batch_rows(numpy_batch) == batch_rows(table) == table.to_pylist()
 
@@ -60,7 +61,7 @@ def test_actor_without_ray_isolates_a_corrupt_seed_and_a_broken_field(spec, tmp_
     corrupt = tmp_path / "corrupt.mid"
     corrupt.write_bytes(b"MThd\x00\x00\x00\x06garbage")
     rows = [request(0), request(1, melody=str(corrupt)), {**request(2), "SEED": "not-a-number"}]
-    batch = {name: np.array([r[name] for r in rows], dtype=object) for name in REQUEST_SCHEMA.names}
+    batch = {name: np.array([r[name] for r in rows], dtype=object) for name in WORK_TABLE.names}
     out = GeneratorActor(spec)(batch).to_pylist()
     assert [r["REQUEST_ID"] for r in out] == [r["REQUEST_ID"] for r in rows]
     assert out[0]["STATUS"] == "generated" and out[0]["URI"].endswith(f"house/{rows[0]['TRACK_ID']}.wav")
@@ -73,7 +74,7 @@ def test_actor_without_ray_isolates_a_corrupt_seed_and_a_broken_field(spec, tmp_
 
 def test_ray_pool_returns_one_row_per_request_and_a_bad_genre_does_not_sink_it(ray_cluster, spec):
     rows = [request(0), request(1, genre="polka-metal"), request(2, tempo=90, mood="dark")]
-    table = pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=WORK_TABLE)
     out = run_generation(table, dataclasses.replace(spec, qc=False), FanoutConfig(pool_size=2, batch_size=1))
     by_id = {r["REQUEST_ID"]: r for r in out.to_pylist()}
     assert set(by_id) == {r["REQUEST_ID"] for r in rows}
@@ -95,12 +96,12 @@ class DiesOnceMidBatch(GeneratorActor):
             marker.write_text(str(self.pid()))
             os.kill(self.pid(), signal.SIGKILL)
         rest = [self.worker.process(r) for r in rows[1:]]
-        return pa.Table.from_pylist([first, *rest], schema=RESULT_SCHEMA)
+        return pa.Table.from_pylist([first, *rest], schema=RESULT_TABLE)
 
 
 def test_killed_actor_is_restarted_and_nothing_is_written_twice(ray_cluster, spec):
     rows = [request(10), request(11), request(12)]
-    table = pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=WORK_TABLE)
     spec = dataclasses.replace(spec, qc=False)  # the subject is restarts; QC has its own tests
     out = run_generation(table, spec, FanoutConfig(pool_size=1, batch_size=3), actor_cls=DiesOnceMidBatch)
     killed_pid = int((Path(spec.scratch_dir) / "killed-once").read_text())
@@ -128,8 +129,8 @@ def test_planned_descriptors_render_the_same_audio_as_descriptors_computed_in_th
     with_descriptors = GeneratorActor(dataclasses.replace(unsigned, storage_url=f"file://{tmp_path}/planned"))
     computing = GeneratorActor(dataclasses.replace(unsigned, storage_url=f"file://{tmp_path}/computed"))
     row = planned(20)
-    given = with_descriptors(pa.Table.from_pylist([row], schema=REQUEST_SCHEMA)).to_pylist()[0]
-    inside = computing(pa.Table.from_pylist([{**row, "DESCRIPTORS": None}], schema=REQUEST_SCHEMA)).to_pylist()[0]
+    given = with_descriptors(pa.Table.from_pylist([row], schema=WORK_TABLE)).to_pylist()[0]
+    inside = computing(pa.Table.from_pylist([{**row, "DESCRIPTORS": None}], schema=WORK_TABLE)).to_pylist()[0]
     assert given["STATUS"] == inside["STATUS"] == "generated"
     assert given["FILE_SHA256"] == inside["FILE_SHA256"]
     assert json.loads(given["TRACK_ROW"])["TITLE"] == json.loads(inside["TRACK_ROW"])["TITLE"]
@@ -138,7 +139,7 @@ def test_planned_descriptors_render_the_same_audio_as_descriptors_computed_in_th
 @pytest.mark.parametrize("descriptors", ['{"energy": ', '[0.5, 0.5]', '{"energy": 7}'])
 def test_malformed_descriptors_fail_only_their_request_naming_the_field(spec, descriptors):
     rows = [{**request(30), "DESCRIPTORS": descriptors}, planned(31)]
-    out = GeneratorActor(dataclasses.replace(spec, qc=False))(pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA))
+    out = GeneratorActor(dataclasses.replace(spec, qc=False))(pa.Table.from_pylist(rows, schema=WORK_TABLE))
     bad, good = out.to_pylist()
     assert bad["STATUS"] == "failed" and bad["ERROR_CLASS"] == "InputError"
     assert json.loads(bad["REASONS"])[0]["field"].lower() == "descriptors"  # the worker's or the engine's name
@@ -149,11 +150,12 @@ def test_malformed_descriptors_fail_only_their_request_naming_the_field(spec, de
 _ACTOR_SIDE = """
 import json, sys
 import pyarrow as pa
-from inference.fanout import GeneratorActor
-from inference.worker import REQUEST_SCHEMA, WorkerSpec
+from maestro_pipeline.fanout import GeneratorActor
+from maestro_pipeline.tables import WORK_TABLE
+from maestro_pipeline.worker import WorkerSpec
 args = json.loads(sys.argv[1])
 actor = GeneratorActor(WorkerSpec(**args["spec"]))
-row = actor(pa.Table.from_pylist([args["request"]], schema=REQUEST_SCHEMA)).to_pylist()[0]
+row = actor(pa.Table.from_pylist([args["request"]], schema=WORK_TABLE)).to_pylist()[0]
 print(json.dumps({"status": row["STATUS"], "error": row["ERROR_MESSAGE"],
                   "text_stack": sorted(m for m in ("torch", "sentence_transformers") if m in sys.modules)}))
 """

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 
 import maestro_ai
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 from tests.plugins.engine import EXAMPLE_INPUT, EXAMPLE_SECONDS
 
 REQUIRED_KEYS = {"title", "tempo", "key", "time_signature", "duration_seconds", "genre", "mood", "sections",
@@ -218,7 +218,7 @@ def test_precomputed_descriptors_give_byte_identical_audio_and_the_text_model_ne
 
     from inference.descriptors import phrase_descriptors
     from inference.engine import GenerationRequest
-    from maestro_ai.assets import MODEL_ASSET_ID
+    from maestro_core.assets import MODEL_ASSET_ID
 
     request = GenerationRequest(**SHORT_REQUEST)
     inside = composer_engine.generate(request, tmp_path / "inside")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maestro_ai.errors import InputError
-from maestro_ai.identity import MAESTRO_NAMESPACE, logical_day, request_id, seed_for, track_id
+from maestro_core.errors import InputError
+from maestro_core.identity import MAESTRO_NAMESPACE, logical_day, request_id, seed_for, track_id
 
 DAY = dt.date(2026, 3, 1)
 
@@ -28,7 +28,7 @@ def test_rerun_in_another_process_gives_the_same_ids_and_seed():
     import subprocess
     import sys
 
-    code = ("from maestro_ai.identity import request_id, seed_for, track_id\n"
+    code = ("from maestro_core.identity import request_id, seed_for, track_id\n"
             "rid = request_id('p1', '2026-03-01', 3)\n"
             "print(rid, seed_for(rid), track_id(rid, 'composer-0.1.0'))")
     ids = set()

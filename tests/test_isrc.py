@@ -6,8 +6,8 @@ import multiprocessing as mp
 
 import pytest
 
-from maestro_ai.errors import ConfigError, InputError
-from maestro_ai.isrc import format_isrc, isrc_of, isrc_prefix, mint_isrc, parse_isrc
+from maestro_core.errors import ConfigError, InputError
+from maestro_core.isrc import format_isrc, isrc_of, isrc_prefix, mint_isrc, parse_isrc
 
 
 def test_isrc_is_stored_as_12_characters_and_displayed_with_hyphens():
@@ -59,7 +59,7 @@ def test_minting_inside_an_open_warehouse_uses_the_given_codes(open_warehouse):
 
 
 def test_exhausted_prefix_is_refused_and_nothing_is_written(open_warehouse):
-    from maestro_ai.errors import WarehouseError
+    from maestro_core.errors import WarehouseError
 
     with open_warehouse() as wh:
         wh.execute("INSERT INTO ISRC_COUNTER (PREFIX, LAST_DESIGNATION) VALUES ('ZZMAE26', 99999)")
@@ -70,7 +70,7 @@ def test_exhausted_prefix_is_refused_and_nothing_is_written(open_warehouse):
 
 
 def _mint_worker(home: str, track_ids: list[str], batch: int, out: mp.Queue) -> None:
-    from maestro_ai.config import load_settings
+    from maestro_core.config import load_settings
 
     settings = load_settings(home=home)
     result: dict[str, str] = {}
@@ -96,7 +96,7 @@ def test_two_processes_minting_at_once_never_share_an_isrc(rights_settings):
     assert all(a[t] == b[t] for t in ids[40:80])  # the same track got the same code in both processes
     merged = {**a, **b}
     assert len(merged) == 120 and len(set(merged.values())) == 120
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     with connect(rights_settings) as wh:
         rows = wh.query("SELECT TRACK_ID, ISRC, DESIGNATION FROM ISRC_REGISTRY").to_pylist()

@@ -70,7 +70,7 @@ def test_failed_write_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytes
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr("maestro_ai.atomic.os.replace", failing_replace)
+    monkeypatch.setattr("maestro_core.atomic.os.replace", failing_replace)
     with pytest.raises(OSError):
         write_atomic({tmp_path / "a.wav": b"audio", tmp_path / "a.mid": b"midi"})
     assert list(tmp_path.iterdir()) == []

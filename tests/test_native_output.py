@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from inference.worker import sweep_scratch
+from maestro_pipeline.worker import sweep_scratch
 
 CHILD = """
 import os, sys
-from maestro_ai.pipeline.native_output import native_stderr_to_file, native_stdout_to_stderr
+from maestro_pipeline.native_output import native_stderr_to_file, native_stdout_to_stderr
 with native_stdout_to_stderr():
     os.write(1, b"native noise on fd 1\\n")
 with native_stderr_to_file(sys.argv[1]):

@@ -10,15 +10,16 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
-from maestro_ai import identity
-from maestro_ai.config import load_settings
-from maestro_ai.errors import ConfigError, WarehouseError
-from maestro_ai.failure_budget import BudgetExceeded
-from maestro_ai.pipeline import PipelineOptions, planning, records, run_catalog, staging
-from maestro_ai.pipeline.fingerprint import fingerprint
-from maestro_ai.pipeline.preflight import PreflightFailed
-from maestro_ai.storage import TrackStore
-from maestro_ai.warehouse import connect
+from maestro_core import identity
+from maestro_core.config import load_settings
+from maestro_core.errors import ConfigError, WarehouseError
+from maestro_core.failure_budget import BudgetExceeded
+from maestro_core.request_status import REJECTED, RUN_FAILED
+from maestro_core.storage import TrackStore
+from maestro_core.warehouse import connect
+from maestro_pipeline import PipelineOptions, planning, records, run_catalog, staging
+from maestro_pipeline.fingerprint import fingerprint
+from maestro_pipeline.preflight import PreflightFailed
 from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
 
 DAY = dt.date.fromisoformat(RUN_DATE)
@@ -83,17 +84,17 @@ def test_rerun_of_same_date_changes_nothing(finished):
 def test_stale_results_of_an_earlier_attempt_never_rewrite_a_done_tracks_splits(finished):
     """A rerun whose load is handed an earlier attempt's result files (Airflow keeps the XComs of map indexes a
     shrunk expansion removed) must not recompute the splits of tracks that are already done."""
-    from inference.fanout import run_locally
-    from maestro_ai.pipeline import catalog
+    from maestro_pipeline import catalog
+    from maestro_pipeline.fanout import run_locally
 
     settings, first, *_ = finished
     store = TrackStore(settings.storage_url)
-    gated_now = staging.read_stage(store, staging.stage_key(first.run_id, "gated"))  # the rerun's: all done
+    gated_now = staging.read_stage(store, staging.stage_path(first.run_id, "gated"))  # the rerun's: all done
     done = gated_now.filter(pa.compute.equal(gated_now["STATUS"], "done"))
     as_first_time = done.set_column(done.schema.get_field_index("STATUS"), "STATUS",
                                     pa.array(["planned"] * done.num_rows))
     # What the first attempt's result files held: one generated row per track (resumed from storage here).
-    results = run_locally(catalog._work_table(as_first_time), catalog.worker_spec(settings, OPTIONS))
+    results = run_locally(catalog.work_table(as_first_time), catalog.worker_spec(settings, OPTIONS))
     assert set(gated_now["STATUS"].to_pylist()) <= {"done", "rejected"}
     assert results.num_rows == done.num_rows > 0 and set(results["STATUS"].to_pylist()) == {"generated"}
     with connect(settings) as wh:
@@ -123,7 +124,7 @@ def test_crash_between_storing_audio_and_loading_records_then_rerun_matches_a_cl
     monkeypatch.undo()
     with connect(settings) as wh:
         assert wh.scalar("SELECT COUNT(*) FROM TRACKS") == 0
-        assert wh.scalar("SELECT STATUS FROM GENERATION_RUNS") == records.FAILED_RUN
+        assert wh.scalar("SELECT STATUS FROM GENERATION_RUNS") == RUN_FAILED
     stored = fingerprint(settings).objects
     assert stored, "the crash came after the audio was stored"
     report = run_catalog(settings, DAY, OPTIONS)
@@ -149,7 +150,7 @@ def test_prompts_with_broken_fields_are_rejected_naming_the_field_and_the_batch_
     from inference.descriptors import phrase_descriptors
 
     gated = {r["PROMPT_ID"]: r for r in staging.read_stage(
-        TrackStore(settings.storage_url), staging.stage_key(report.run_id, "gated")).to_pylist()}
+        TrackStore(settings.storage_url), staging.stage_path(report.run_id, "gated")).to_pylist()}
     assert json.loads(gated["prm_0025"]["DESCRIPTORS"]) == phrase_descriptors(
         json.loads(gated["prm_0025"]["KEY_PHRASES"])).to_dict()
     assert gated["prm_broken_tempo"]["DESCRIPTORS"] is None and gated["prm_broken_genre"]["DESCRIPTORS"] is None
@@ -209,7 +210,7 @@ def test_planning_is_deterministic_and_skips_generated_requests():
     assert one["SEED"].to_pylist() == [identity.seed_for(r) for r in one["REQUEST_ID"].to_pylist()]
     assert two["STATUS"].to_pylist() == ["done", "planned", "planned"]
     assert planning.shard_ids(two, shard_size=1) == [0, 1]
-    nothing_planned = planning.with_status(two, planning.REJECTED)
+    nothing_planned = planning.with_status(two, REJECTED)
     assert planning.shard_ids(nothing_planned, shard_size=1) == [0]  # one empty shard keeps the DAG's shape
     assert planning.shard(nothing_planned, 0, 1).num_rows == 0
     shards = [planning.shard(two, n, 2)["REQUEST_ID"].to_pylist() for n in (0, 1)]
@@ -217,7 +218,7 @@ def test_planning_is_deterministic_and_skips_generated_requests():
 
 
 def test_planning_describes_each_distinct_phrase_list_once_and_only_for_planned_requests():
-    from maestro_ai.errors import InputError
+    from maestro_core.errors import InputError
 
     base = {"GENRE": "house", "MOOD": "energetic", "TEMPO_BPM": 120, "MUSICAL_KEY": "A minor", "DURATION_S": 30,
             "TERRITORIES": ["US"], "ACTIVE": True}

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from maestro_ai.keys import default_keys_dir, init_keys
-from maestro_ai.pipeline import PipelineOptions, run_catalog
-from maestro_ai.seed import seed_warehouse
-from maestro_ai.warehouse import connect
+from maestro_core.seed import seed_warehouse
+from maestro_core.signing_keys import default_keys_dir, init_keys
+from maestro_core.warehouse import connect
+from maestro_pipeline import PipelineOptions, run_catalog
 from tests.plugins.warehouse import snowflake_settings
 
 DAY = dt.date(2026, 11, 15)
-# Two prompts the sample licences allow (one with a co-published melody seed) and two the gate rejects.
+# Two prompts the sample licenses allow (one with a co-published melody seed) and two the gate rejects.
 PROMPTS = ("prm_0001", "prm_0005", "prm_0008", "prm_0019")
 
 

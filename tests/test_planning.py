@@ -1,4 +1,4 @@
-"""Planning holds every prompt to the request limits (maestro_ai.limits) before any text model or engine runs."""
+"""Planning holds every prompt to the request limits (maestro_core.limits) before any text model or engine runs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from maestro_ai import limits
-from maestro_ai.pipeline import planning
+from maestro_core import limits
+from maestro_pipeline import planning
 
 DAY = dt.date(2026, 11, 15)
 PROMPT = {"PROMPT_ID": "p1", "GENRE": "house", "MOOD": "energetic", "KEY_PHRASES": ["neon rain"], "TEMPO_BPM": 120,
@@ -45,12 +45,12 @@ def test_ten_thousand_phrases_are_refused_without_describing_any():
 
 
 def test_a_target_count_above_the_warning_threshold_is_planned_with_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="maestro_ai.pipeline.planning"):
+    with caplog.at_level(logging.WARNING, logger="maestro_pipeline.planning"):
         plan = planning.plan_requests([{**PROMPT, "TARGET_COUNT": limits.WARN_TARGET_COUNT + 1}], "run", DAY,
                                       "1.0.0", {})
     assert plan.num_rows == limits.WARN_TARGET_COUNT + 1
     assert "is TARGET_COUNT right?" in caplog.text
-    with caplog.at_level(logging.WARNING, logger="maestro_ai.pipeline.planning"):
+    with caplog.at_level(logging.WARNING, logger="maestro_pipeline.planning"):
         caplog.clear()
         planning.plan_requests([{**PROMPT, "TARGET_COUNT": limits.WARN_TARGET_COUNT}], "run", DAY, "1.0.0", {})
     assert caplog.text == ""

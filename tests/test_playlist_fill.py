@@ -9,9 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inference.descriptors import phrase_descriptors
-from maestro_ai.pipeline import PipelineOptions, planning, staging
-from maestro_ai.pipeline.fingerprint import fingerprint
-from maestro_ai.pipeline.ordering import (
+from maestro_core.request_status import PLANNED
+from maestro_core.storage import TrackStore
+from maestro_core.warehouse import connect
+from maestro_pipeline import PipelineOptions, planning, staging
+from maestro_pipeline.fingerprint import fingerprint
+from maestro_pipeline.ordering import (
     MAX_TEMPO_STEP,
     fifths_position,
     key_distance,
@@ -19,9 +22,7 @@ from maestro_ai.pipeline.ordering import (
     smooth_order,
     tempo_step,
 )
-from maestro_ai.pipeline.playlist import run_playlist_fill
-from maestro_ai.storage import TrackStore
-from maestro_ai.warehouse import connect
+from maestro_pipeline.playlist import run_playlist_fill
 from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
 
 DAY = dt.date.fromisoformat(RUN_DATE)
@@ -71,8 +72,8 @@ def test_fill_reaches_target_at_most_and_a_rerun_changes_nothing(make_home, ray_
     assert 1 <= len(placed) <= 3 and first.counts["appended"] == len(placed)
     assert [p["POSITION"] for p in placed] == list(range(1, len(placed) + 1))
     assert all(p["GENRE"] == window["GENRE"] and p["MOOD"] == window["MOOD"] for p in placed)
-    gated = staging.read_stage(TrackStore(settings.storage_url), staging.stage_key(first.run_id, "gated"))
-    allowed = planning.with_status(gated, planning.PLANNED).to_pylist()
+    gated = staging.read_stage(TrackStore(settings.storage_url), staging.stage_path(first.run_id, "gated"))
+    allowed = planning.with_status(gated, PLANNED).to_pylist()
     assert allowed and all(json.loads(r["DESCRIPTORS"]) == phrase_descriptors(json.loads(r["KEY_PHRASES"])).to_dict()
                            for r in allowed)  # described in planning, once, for the workers
     again = run_playlist_fill(settings, DAY, OPTIONS)

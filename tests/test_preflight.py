@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from maestro_ai.cli import run
-from maestro_ai.config import load_settings
-from maestro_ai.pipeline.preflight import PreflightFailed, check_store, preflight
-from maestro_ai.warehouse import connect
+from maestro_core.config import load_settings
+from maestro_core.warehouse import connect
+from maestro_pipeline.preflight import PreflightFailed, check_store, preflight
 
 RUN_DATE = "2026-11-21"
 RUN_ID = f"maestro_catalog_generation__{RUN_DATE}"
@@ -143,7 +143,7 @@ def test_keys_init_into_a_path_under_a_file_is_one_line(tmp_path, monkeypatch, c
 
 
 def test_init_creates_development_keys_once_and_never_over_configured_ones(tmp_path, monkeypatch, capsys):
-    from maestro_ai.keys import KeyConfig, ensure_development_keys
+    from maestro_core.signing_keys import KeyConfig, ensure_development_keys
 
     home = tmp_path / "h"
     monkeypatch.setenv("MAESTRO_HOME", str(home))

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from maestro_ai.errors import InputError
-from maestro_ai.provenance import (
+from maestro_core.errors import InputError
+from maestro_core.provenance import (
     AssetUse,
     Environment,
     RunIdentity,
@@ -40,7 +40,7 @@ def record(path, **overrides):
     return build_provenance(**{**kwargs, **overrides})
 
 
-def test_record_names_audio_engine_assets_params_licences_run_and_code(tmp_path):
+def test_record_names_audio_engine_assets_params_licenses_run_and_code(tmp_path):
     wav = write_sine_wav(tmp_path / "t.wav", seconds=0.5)
     doc = record(wav).to_dict()
     assert doc["audio"]["sha256"] == audio_sha256(wav) and doc["audio"]["format"] == "WAV"

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from inference.qc import Key, Measurement, QCRequest, QCThresholds, check, measure, parse_key, tempo_matches
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 SR = 44100
 
@@ -307,7 +307,7 @@ def test_measurement_is_deterministic_and_works_at_other_rates(tmp_path: Path) -
 
 @pytest.mark.parametrize("harmonics", [1, 4])
 def test_each_key_profile_recovers_all_24_keys_from_its_own_model(harmonics: int) -> None:
-    from inference.qc.keys import PROFILES, _with_harmonics, estimate_key
+    from inference.qc.key_estimate import PROFILES, _with_harmonics, estimate_key
 
     for mode, base in zip(("major", "minor"), PROFILES["krumhansl"], strict=True):
         expected_chroma = _with_harmonics(base, harmonics, 0.6)

@@ -9,15 +9,15 @@ import sys
 
 import pytest
 
-from maestro_ai.errors import InputError
-from maestro_ai.rights import (
+from maestro_core.errors import InputError
+from maestro_core.rights import (
     Asset,
     Holder,
     RightsRequest,
     RightsSnapshot,
     gate_request,
 )
-from tests.plugins.rights import DAY, PLATFORM, base_records, licence, load_base_records, snapshot
+from tests.plugins.rights import DAY, PLATFORM, base_records, license, load_base_records, snapshot
 
 ENGINE_ASSETS = ("asset_engine_composer", "asset_model_minilm_l6_v2", "asset_soundfont_timgm6mb")
 ALL = (*ENGINE_ASSETS, "asset_seed_001")
@@ -28,7 +28,7 @@ def request(territories: tuple[str, ...] = ("US", "DE"), phrases: tuple[str, ...
     return RightsRequest("req-1", "p1", phrases, territories, usage)
 
 
-def test_clean_request_is_allowed_and_lists_the_licences_it_relies_on():
+def test_clean_request_is_allowed_and_lists_the_licenses_it_relies_on():
     decision = gate_request(request(), ALL, snapshot(), DAY)
     assert decision.allowed and decision.reasons == ()
     relied = {r.license_id: (r.holder_id, r.role, r.share_bps) for r in decision.relied_on}
@@ -44,24 +44,24 @@ def test_unregistered_asset_is_license_missing():
     assert decision.reasons[0].asset_id == "asset_seed_404"
 
 
-def test_asset_without_any_licence_is_license_missing():
-    holders, assets, licences, terms = base_records()
-    snap = RightsSnapshot.of(holders, assets, [lic for lic in licences if lic.license_id != "lic_seed"], terms)
+def test_asset_without_any_license_is_license_missing():
+    holders, assets, licenses, terms = base_records()
+    snap = RightsSnapshot.of(holders, assets, [lic for lic in licenses if lic.license_id != "lic_seed"], terms)
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("license_missing",)
     assert "asset_seed_001" in decision.reasons[0].message
 
 
-def test_licence_that_ended_is_license_expired():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", valid_to=dt.date(2026, 2, 28),
+def test_license_that_ended_is_license_expired():
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", valid_to=dt.date(2026, 2, 28),
                              share_bps=2500),), replace=True)
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("license_expired",)
     assert "ended 2026-02-28" in decision.reasons[0].message
 
 
-def test_licence_not_yet_started_is_license_expired():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", valid_from=dt.date(2026, 3, 2),
+def test_license_not_yet_started_is_license_expired():
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", valid_from=dt.date(2026, 3, 2),
                              share_bps=2500),), replace=True)
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("license_expired",)
@@ -69,13 +69,13 @@ def test_licence_not_yet_started_is_license_expired():
 
 
 def test_validity_window_bounds_are_inclusive():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", valid_from=DAY, valid_to=DAY,
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", valid_from=DAY, valid_to=DAY,
                              share_bps=2500),), replace=True)
     assert gate_request(request(), ALL, snap, DAY).allowed
 
 
 def test_missing_territories_are_named():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", territories=("US", "CA"),
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", territories=("US", "CA"),
                              share_bps=2500),), replace=True)
     decision = gate_request(request(territories=("US", "DE", "FR")), ALL, snap, DAY)
     assert decision.codes == ("territory_not_covered",)
@@ -83,8 +83,8 @@ def test_missing_territories_are_named():
     assert "DE, FR" in decision.reasons[0].message
 
 
-def test_worldwide_request_needs_a_worldwide_licence():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", territories=("US",), share_bps=2500),),
+def test_worldwide_request_needs_a_worldwide_license():
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", territories=("US",), share_bps=2500),),
                     replace=True)
     decision = gate_request(request(territories=("WW",)), ALL, snap, DAY)
     assert decision.codes == ("territory_not_covered",)
@@ -93,7 +93,7 @@ def test_worldwide_request_needs_a_worldwide_licence():
 
 def test_non_commercial_model_weights_are_usage_not_granted():
     # e.g. MusicGen's CC-BY-NC weights: licensed, but not for commercial streaming.
-    snap = snapshot((licence("lic_minilm", "asset_model_minilm_l6_v2", "holder_minilm", usages=("non_commercial",)),),
+    snap = snapshot((license("lic_minilm", "asset_model_minilm_l6_v2", "holder_minilm", usages=("non_commercial",)),),
                     replace=True)
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("usage_not_granted",)
@@ -129,16 +129,16 @@ def test_key_phrases_with_quotes_semicolons_and_unicode_are_plain_data():
 
 
 def test_shares_over_100_percent_are_split_overflow():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", share_bps=9000),
-                     licence("lic_sf", "asset_soundfont_timgm6mb", "holder_sf", share_bps=1500)), replace=True)
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", share_bps=9000),
+                     license("lic_sf", "asset_soundfont_timgm6mb", "holder_sf", share_bps=1500)), replace=True)
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("split_overflow",)
     assert "10500 bps" in decision.reasons[0].message
 
 
 def test_every_problem_is_reported_not_only_the_first():
-    snap = snapshot((licence("lic_seed", "asset_seed_001", "holder_ana", valid_to=dt.date(2025, 6, 1)),
-                     licence("lic_minilm", "asset_model_minilm_l6_v2", "holder_minilm", usages=("research",))),
+    snap = snapshot((license("lic_seed", "asset_seed_001", "holder_ana", valid_to=dt.date(2025, 6, 1)),
+                     license("lic_minilm", "asset_model_minilm_l6_v2", "holder_minilm", usages=("research",))),
                     replace=True)
     decision = gate_request(request(phrases=("in the style of aurora vale",)), ALL, snap, DAY)
     assert set(decision.codes) == {"license_expired", "usage_not_granted", "blocked_term"}
@@ -147,13 +147,13 @@ def test_every_problem_is_reported_not_only_the_first():
 
 
 @pytest.mark.parametrize(("bad", "fragment"), [
-    (licence("lic_seed", "asset_seed_001", "holder_ana", valid_from=dt.date(2026, 5, 1),
+    (license("lic_seed", "asset_seed_001", "holder_ana", valid_from=dt.date(2026, 5, 1),
              valid_to=dt.date(2026, 1, 1)), "VALID_TO 2026-01-01 is before VALID_FROM"),
-    (licence("lic_seed", "asset_seed_001", "holder_ana", share_bps=-5), "SHARE_BPS -5 is outside"),
-    (licence("lic_seed", "asset_seed_001", "holder_ana", share_bps=10001), "SHARE_BPS 10001 is outside"),
-    (licence("lic_seed", "asset_seed_001", "holder_ghost"), "unknown holder 'holder_ghost'"),
+    (license("lic_seed", "asset_seed_001", "holder_ana", share_bps=-5), "SHARE_BPS -5 is outside"),
+    (license("lic_seed", "asset_seed_001", "holder_ana", share_bps=10001), "SHARE_BPS 10001 is outside"),
+    (license("lic_seed", "asset_seed_001", "holder_ghost"), "unknown holder 'holder_ghost'"),
 ])
-def test_malformed_licence_denies_only_requests_relying_on_its_asset(bad, fragment):
+def test_malformed_license_denies_only_requests_relying_on_its_asset(bad, fragment):
     snap = snapshot((bad,), replace=True)
     assert any(fragment in issue.message for issue in snap.issues)
     decision = gate_request(request(), ALL, snap, DAY)
@@ -165,8 +165,8 @@ def test_malformed_licence_denies_only_requests_relying_on_its_asset(bad, fragme
         snap.check()
 
 
-def test_overlapping_licences_for_one_asset_and_territory_are_a_conflict():
-    snap = snapshot((licence("lic_seed_b", "asset_seed_001", "holder_ana", territories=("DE", "FR"),
+def test_overlapping_licenses_for_one_asset_and_territory_are_a_conflict():
+    snap = snapshot((license("lic_seed_b", "asset_seed_001", "holder_ana", territories=("DE", "FR"),
                              valid_from=dt.date(2025, 12, 1), valid_to=dt.date(2026, 12, 31), share_bps=3000),))
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.codes == ("license_conflict",)
@@ -174,21 +174,21 @@ def test_overlapping_licences_for_one_asset_and_territory_are_a_conflict():
 
 
 def test_co_owners_licensing_one_asset_share_it_and_are_not_in_conflict():
-    publisher = licence("lic_seed_pub", "asset_seed_001", "holder_vale", share_bps=1000)
+    publisher = license("lic_seed_pub", "asset_seed_001", "holder_vale", share_bps=1000)
     snap = snapshot((publisher,))
     assert snap.issues == ()
     decision = gate_request(request(), ALL, snap, DAY)
     assert decision.allowed
     assert {r.license_id for r in decision.relied_on} >= {"lic_seed", "lic_seed_pub"}
-    too_much = snapshot((licence("lic_seed_pub", "asset_seed_001", "holder_vale", share_bps=9000),))
+    too_much = snapshot((license("lic_seed_pub", "asset_seed_001", "holder_vale", share_bps=9000),))
     assert gate_request(request(), ALL, too_much, DAY).codes == ("split_overflow",)
 
 
-def test_licences_that_do_not_overlap_are_complementary_not_conflicting():
+def test_licenses_that_do_not_overlap_are_complementary_not_conflicting():
     records = base_records()
-    seeds = [licence("lic_seed_us", "asset_seed_001", "holder_ana", territories=("US",), share_bps=2000),
-             licence("lic_seed_de", "asset_seed_001", "holder_ana", territories=("DE",), share_bps=2000),
-             licence("lic_seed_old", "asset_seed_001", "holder_ana", valid_from=dt.date(2023, 1, 1),
+    seeds = [license("lic_seed_us", "asset_seed_001", "holder_ana", territories=("US",), share_bps=2000),
+             license("lic_seed_de", "asset_seed_001", "holder_ana", territories=("DE",), share_bps=2000),
+             license("lic_seed_old", "asset_seed_001", "holder_ana", valid_from=dt.date(2023, 1, 1),
                      valid_to=dt.date(2024, 12, 31))]
     snap = RightsSnapshot.of(records[0], records[1], [lic for lic in records[2] if lic.license_id != "lic_seed"]
                              + seeds, records[3])
@@ -199,9 +199,9 @@ def test_licences_that_do_not_overlap_are_complementary_not_conflicting():
 
 
 def test_asset_owned_by_unknown_holder_is_denied():
-    holders, assets, licences, terms = base_records()
+    holders, assets, licenses, terms = base_records()
     assets = [dataclasses.replace(a, holder_id="nobody") if a.asset_id == "asset_seed_001" else a for a in assets]
-    decision = gate_request(request(), ALL, RightsSnapshot.of(holders, assets, licences, terms), DAY)
+    decision = gate_request(request(), ALL, RightsSnapshot.of(holders, assets, licenses, terms), DAY)
     assert decision.codes == ("license_invalid",)
 
 
@@ -231,16 +231,16 @@ def test_gate_wants_a_date_not_a_datetime():
 def test_domain_modules_do_not_import_heavy_frameworks():
     import subprocess
 
-    code = ("import sys, maestro_ai.rights, maestro_ai.splits, maestro_ai.identity; "
+    code = ("import sys, maestro_core.rights, maestro_core.splits, maestro_core.identity; "
             "print([m for m in ('ray','pyspark','airflow','torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_snapshot_round_trips_through_the_warehouse_and_hostile_terms_stay_data(open_warehouse):
-    from maestro_ai.rights_snapshot import gate_prompt, load_snapshot
+    from maestro_core.rights_snapshot import gate_prompt, load_snapshot
 
-    _, _, licences, terms = base_records()
+    _, _, licenses, terms = base_records()
     with open_warehouse() as wh:
         load_base_records(wh)
         wh.upsert("PROMPT_CATALOG", [{
@@ -251,13 +251,13 @@ def test_snapshot_round_trips_through_the_warehouse_and_hostile_terms_stay_data(
         loaded = load_snapshot(wh)
         decision = gate_prompt(wh, "p'; DROP TABLE PROMPT_CATALOG;--", DAY)
         assert wh.table_exists("LICENSES") and wh.table_exists("PROMPT_CATALOG")
-    assert set(loaded.licences) == set(licences) and set(loaded.blocked_terms) == set(terms)
+    assert set(loaded.licenses) == set(licenses) and set(loaded.blocked_terms) == set(terms)
     assert decision.codes == ("blocked_term",)
     assert decision.reasons[0].term == "O'Brien; DROP TABLE LICENSES;--"
 
 
-def test_unparseable_licence_row_becomes_an_issue_not_a_crash(open_warehouse):
-    from maestro_ai.rights_snapshot import load_snapshot
+def test_unparseable_license_row_becomes_an_issue_not_a_crash(open_warehouse):
+    from maestro_core.rights_snapshot import load_snapshot
 
     with open_warehouse() as wh:
         wh.upsert("RIGHTS_HOLDERS", [{"HOLDER_ID": "h", "NAME": "H", "KIND": "artist"}])

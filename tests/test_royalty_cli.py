@@ -28,7 +28,7 @@ def _use(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _statements(settings: Any) -> list[dict]:
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     with connect(settings) as wh:
         return wh.query(STATEMENTS).to_pylist()
@@ -72,7 +72,7 @@ def test_export_then_the_job_then_load_gives_the_statements_of_the_sql_engine(
 @pytest.mark.slow
 def test_loading_the_same_outputs_twice_changes_nothing(job_outputs: dict[str, Any],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from maestro_ai.royalties import load_period_outputs, read_outputs
+    from maestro_pipeline.royalty_run import load_period_outputs, read_outputs
 
     settings = _use(job_outputs["settings"], monkeypatch)
     load_period_outputs(settings, read_outputs(job_outputs["out"], PERIOD))
@@ -140,7 +140,7 @@ def test_royalties_without_a_command_still_needs_a_period(capsys: pytest.Capture
 
 
 def test_analytics_list_prints_every_query_name_whole_at_80_columns(tmp_path: Path) -> None:
-    from maestro_ai.analytics import list_queries
+    from maestro_core.analytics import list_queries
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAESTRO_")}
     env.update({"COLUMNS": "80", "MAESTRO_HOME": str(tmp_path)})

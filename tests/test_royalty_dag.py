@@ -37,7 +37,7 @@ def test_dags_import_without_errors(airflow_env: Any) -> None:
 def test_royalty_dag_pays_the_previous_month(airflow_env: Any, month_home: Any) -> None:
     from datetime import UTC, datetime
 
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     dag = _dagbag(airflow_env).get_dag("maestro_royalty_statements")
     run = dag.test(logical_date=datetime(2026, 4, 1, tzinfo=UTC), run_conf={"engine": "sql"})
@@ -50,8 +50,8 @@ def test_royalty_dag_pays_the_previous_month(airflow_env: Any, month_home: Any) 
 def test_analytics_refresh_materializes_the_heavy_queries(airflow_env: Any, month_home: Any) -> None:
     from datetime import UTC, datetime
 
-    from maestro_ai.analytics import list_queries
-    from maestro_ai.warehouse import connect
+    from maestro_core.analytics import list_queries
+    from maestro_core.warehouse import connect
 
     dag = _dagbag(airflow_env).get_dag("maestro_analytics_refresh")
     run = dag.test(logical_date=datetime(2026, 4, 2, tzinfo=UTC))
@@ -68,7 +68,7 @@ def _task(run: Any, task_id: str) -> Any:
 def test_a_month_whose_pools_are_not_loaded_is_skipped_in_one_try(airflow_env: Any, month_home: Any) -> None:
     from datetime import UTC, datetime
 
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     dag = _dagbag(airflow_env).get_dag("maestro_royalty_statements")
     run = dag.test(logical_date=datetime(2026, 6, 1, tzinfo=UTC), run_conf={"engine": "spark"})  # pays 2026-05
@@ -82,7 +82,7 @@ def test_a_month_whose_pools_are_not_loaded_is_skipped_in_one_try(airflow_env: A
 def test_bad_splits_fail_the_task_at_once_without_retries(airflow_env: Any, month_home: Any) -> None:
     from datetime import UTC, datetime
 
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     with connect(month_home) as wh:  # a streamed track's splits no longer sum to 10000 bps
         wh.execute("UPDATE ROYALTY_SPLITS SET SHARE_BPS = SHARE_BPS + 1 WHERE TRACK_ID = "

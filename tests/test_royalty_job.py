@@ -1,5 +1,5 @@
 """The Spark job and the SQL check implement the same rule: they agree to the micro-unit, and with a pure Python
-reference built on maestro_ai.royalty_rules, on seeded random data full of edge cases."""
+reference built on maestro_core.royalty_rules, on seeded random data full of edge cases."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.royalty_statements import INPUT_FILES, run_royalty_statements
-from maestro_ai.errors import InputError
-from maestro_ai.royalties import check_result, compute_with_sql, period_params
-from maestro_ai.royalty_rules import QUALIFYING_MS, allocate_pool, from_micros, period_bounds, to_micros
-from maestro_ai.warehouse.duckdb_backend import DuckDBWarehouse
+from maestro_core.errors import InputError
+from maestro_core.royalty_rules import QUALIFYING_MS, allocate_pool, from_micros, period_bounds, to_micros
+from maestro_core.warehouse.duckdb_backend import DuckDBWarehouse
+from maestro_pipeline.royalty_run import check_result, compute_with_sql, period_params
 
 pytestmark = pytest.mark.slow
 PERIOD = "2026-03"
@@ -88,7 +88,7 @@ def generate(seed: int) -> tuple[list[dict], list[dict], list[dict]]:
 
 
 def python_ledger(events: list[dict], splits: list[dict], pools: list[dict]) -> list[tuple]:
-    """The rule straight from maestro_ai.royalty_rules: the third, independent implementation."""
+    """The rule straight from maestro_core.royalty_rules: the third, independent implementation."""
     start, end = period_bounds(PERIOD)
     key = lambda e: tuple((v is not None, v) for v in (e["EVENT_TS"], e["TRACK_ID"], e["TERRITORY"], e["MS_PLAYED"]))  # noqa: E731
     kept: dict[str, dict] = {}
@@ -188,7 +188,7 @@ def test_period_without_pool_is_a_clear_error(spark: Any, tmp_path: Path) -> Non
 
 
 def test_each_engine_leaves_a_report_that_reads_back_as_its_result(spark: Any, tmp_path: Path) -> None:
-    from maestro_ai.royalties import read_outputs
+    from maestro_pipeline.royalty_run import read_outputs
 
     events, splits, pools = generate(3)
     inputs = _write_inputs(tmp_path / "in", events, splits, pools)
@@ -203,8 +203,8 @@ def test_each_engine_leaves_a_report_that_reads_back_as_its_result(spark: Any, t
 
 def _warehouse_with_month(home: Path) -> Any:
     """A migrated DuckDB warehouse under ``home`` holding a generated month (no duplicates: EVENT_ID is its key)."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.warehouse import connect
+    from maestro_core.config import load_settings
+    from maestro_core.warehouse import connect
 
     events, splits, pools = generate(11)
     unique = {e["EVENT_ID"]: {**e, "EVENT_TS": e["EVENT_TS"].replace(tzinfo=None)} for e in events}
@@ -218,8 +218,8 @@ def _warehouse_with_month(home: Path) -> Any:
 
 
 def test_rerun_of_a_period_replaces_it_and_never_double_counts(spark: Any, tmp_path: Path) -> None:
-    from maestro_ai.royalties import run_royalties
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
+    from maestro_pipeline.royalty_run import run_royalties
 
     settings = _warehouse_with_month(tmp_path)
     first = run_royalties(settings, PERIOD, engine="spark", spark=spark)

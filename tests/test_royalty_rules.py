@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maestro_ai.errors import InputError
-from maestro_ai.royalty_rules import (
+from maestro_core.errors import InputError
+from maestro_core.royalty_rules import (
     allocate_pool,
     bad_split_tracks,
     from_micros,

@@ -7,9 +7,9 @@ import json
 
 import pretty_midi
 
-from maestro_ai import assets, sample_catalog
-from maestro_ai.seed import seed_warehouse
-from maestro_ai.warehouse import Warehouse
+from maestro_core import assets, sample_catalog
+from maestro_core.seed import seed_warehouse
+from maestro_core.warehouse import Warehouse
 
 
 def test_reseeding_changes_nothing(warehouse: Warehouse) -> None:
@@ -36,7 +36,7 @@ def test_sample_is_as_large_and_varied_as_promised(warehouse: Warehouse) -> None
     assert warehouse.scalar("SELECT COUNT(*) FROM BLOCKED_TERMS") >= 5
 
 
-def test_licences_include_expired_future_and_territory_limited_ones() -> None:
+def test_licenses_include_expired_future_and_territory_limited_ones() -> None:
     today = dt.date(2026, 11, 25)
     lic = sample_catalog.LICENSES
     assert any(r["valid_to"] and r["valid_to"] < today for r in lic)

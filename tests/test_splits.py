@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maestro_ai.errors import InputError
-from maestro_ai.rights import ReliedLicence
-from maestro_ai.splits import TOTAL_BPS, Split, compute_splits, split_rows
+from maestro_core.errors import InputError
+from maestro_core.rights import ReliedLicense
+from maestro_core.splits import TOTAL_BPS, Split, compute_splits, split_rows
 
 PLATFORM = "holder_platform"
 ROLES = ("seed_owner", "model_licensor", "style_licensor")
@@ -20,27 +20,27 @@ holders = st.sampled_from(["h_ana", "h_bo", "h_cy", "h_dee", PLATFORM])
 
 
 @st.composite
-def licence_sets(draw: st.DrawFn) -> list[ReliedLicence]:
-    """Random licences whose integer shares together stay within 10000 bps."""
+def license_sets(draw: st.DrawFn) -> list[ReliedLicense]:
+    """Random licenses whose integer shares together stay within 10000 bps."""
     count = draw(st.integers(0, 8))
     budget = TOTAL_BPS
     out = []
     for i in range(count):
         share = draw(st.integers(0, budget))
         budget -= share
-        out.append(ReliedLicence(f"lic_{i}", f"asset_{i}", draw(holders), draw(st.sampled_from(ROLES)), share))
+        out.append(ReliedLicense(f"lic_{i}", f"asset_{i}", draw(holders), draw(st.sampled_from(ROLES)), share))
     return out
 
 
-@given(licence_sets())
+@given(license_sets())
 @settings(max_examples=300, deadline=None)
-def test_splits_sum_to_exactly_10000_with_one_row_per_holder(licences):
-    splits = compute_splits(licences, PLATFORM)
+def test_splits_sum_to_exactly_10000_with_one_row_per_holder(licenses):
+    splits = compute_splits(licenses, PLATFORM)
     assert sum(s.share_bps for s in splits) == TOTAL_BPS
     assert len({s.holder_id for s in splits}) == len(splits)
     assert all(isinstance(s.share_bps, int) and s.share_bps > 0 for s in splits)
     claimed = {}
-    for lic in licences:
+    for lic in licenses:
         claimed[lic.holder_id] = claimed.get(lic.holder_id, 0) + lic.share_bps
     by_holder = {s.holder_id: s.share_bps for s in splits}
     for holder, share in claimed.items():
@@ -49,19 +49,19 @@ def test_splits_sum_to_exactly_10000_with_one_row_per_holder(licences):
     assert by_holder.get(PLATFORM, 0) == TOTAL_BPS - sum(s for h, s in claimed.items() if h != PLATFORM)
 
 
-@given(licence_sets(), st.randoms())
+@given(license_sets(), st.randoms())
 @settings(max_examples=100, deadline=None)
-def test_splits_do_not_depend_on_licence_order(licences, rnd):
-    shuffled = list(licences)
+def test_splits_do_not_depend_on_license_order(licenses, rnd):
+    shuffled = list(licenses)
     rnd.shuffle(shuffled)
-    assert compute_splits(shuffled, PLATFORM) == compute_splits(licences, PLATFORM)
+    assert compute_splits(shuffled, PLATFORM) == compute_splits(licenses, PLATFORM)
 
 
 @given(st.lists(st.tuples(holders, st.fractions(min_value=0, max_value=2500, max_denominator=7)), max_size=4))
 @settings(max_examples=300, deadline=None)
 def test_fractional_shares_round_by_largest_remainder_to_exactly_10000(claims):
-    licences = [ReliedLicence(f"l{i}", f"a{i}", h, "seed_owner", share) for i, (h, share) in enumerate(claims)]
-    splits = compute_splits(licences, PLATFORM)
+    licenses = [ReliedLicense(f"l{i}", f"a{i}", h, "seed_owner", share) for i, (h, share) in enumerate(claims)]
+    splits = compute_splits(licenses, PLATFORM)
     assert sum(s.share_bps for s in splits) == TOTAL_BPS
     exact: dict[str, Fraction] = {}
     for h, share in claims:
@@ -72,7 +72,7 @@ def test_fractional_shares_round_by_largest_remainder_to_exactly_10000(claims):
 
 
 def test_largest_remainder_gives_leftover_units_to_the_biggest_fractions_then_holder_order():
-    thirds = [ReliedLicence(f"l{h}", f"a{h}", h, "seed_owner", Decimal("3333.3333")) for h in ("h_b", "h_a", "h_c")]
+    thirds = [ReliedLicense(f"l{h}", f"a{h}", h, "seed_owner", Decimal("3333.3333")) for h in ("h_b", "h_a", "h_c")]
     splits = compute_splits(thirds, PLATFORM)
     # Exact remainders: each holder .3333, the platform .0001; one unit is left -> h_a (ties by id);
     # the platform's row rounds to 0 and is omitted.
@@ -80,10 +80,10 @@ def test_largest_remainder_gives_leftover_units_to_the_biggest_fractions_then_ho
 
 
 def test_same_holder_is_combined_and_keeps_its_largest_role():
-    licences = [ReliedLicence("l1", "seed", "h_ana", "seed_owner", 2000),
-                ReliedLicence("l2", "style", "h_ana", "style_licensor", 500),
-                ReliedLicence("l3", "sf", "h_sf", "model_licensor", 100)]
-    assert compute_splits(licences, PLATFORM) == [Split("h_ana", "seed_owner", 2500), Split("h_sf", "model_licensor",
+    licenses = [ReliedLicense("l1", "seed", "h_ana", "seed_owner", 2000),
+                ReliedLicense("l2", "style", "h_ana", "style_licensor", 500),
+                ReliedLicense("l3", "sf", "h_sf", "model_licensor", 100)]
+    assert compute_splits(licenses, PLATFORM) == [Split("h_ana", "seed_owner", 2500), Split("h_sf", "model_licensor",
                                                                                               100),
                                                   Split(PLATFORM, "platform", 7400)]
 
@@ -96,28 +96,28 @@ def test_platform_takes_everything_when_nothing_is_claimed_and_rows_are_warehous
 
 
 def test_claims_over_10000_are_split_overflow():
-    licences = [ReliedLicence("l1", "a", "h_a", "seed_owner", 6000), ReliedLicence("l2", "b", "h_b", "seed_owner",
+    licenses = [ReliedLicense("l1", "a", "h_a", "seed_owner", 6000), ReliedLicense("l2", "b", "h_b", "seed_owner",
                                                                                       4001)]
     with pytest.raises(InputError, match="split_overflow"):
-        compute_splits(licences, PLATFORM)
+        compute_splits(licenses, PLATFORM)
 
 
 @pytest.mark.parametrize("share", [-1, 12.5, "100", True])
 def test_negative_or_inexact_shares_are_refused(share):
     with pytest.raises(InputError) as err:
-        compute_splits([ReliedLicence("l", "a", "h", "seed_owner", share)], PLATFORM)
+        compute_splits([ReliedLicense("l", "a", "h", "seed_owner", share)], PLATFORM)
     assert err.value.field == "share_bps"
 
 
 def test_unknown_role_is_refused():
     with pytest.raises(InputError, match="role"):
-        compute_splits([ReliedLicence("l", "a", "h", "producer", 10)], PLATFORM)
+        compute_splits([ReliedLicense("l", "a", "h", "producer", 10)], PLATFORM)
 
 
 def test_splits_are_deterministic_across_many_random_orders():
     rng = random.Random(7)
-    licences = [ReliedLicence(f"l{i}", f"a{i}", f"h{i % 3}", ROLES[i % 3], Fraction(1000, 3)) for i in range(9)]
-    first = compute_splits(licences, PLATFORM)
+    licenses = [ReliedLicense(f"l{i}", f"a{i}", f"h{i % 3}", ROLES[i % 3], Fraction(1000, 3)) for i in range(9)]
+    first = compute_splits(licenses, PLATFORM)
     for _ in range(20):
-        rng.shuffle(licences)
-        assert compute_splits(licences, PLATFORM) == first
+        rng.shuffle(licenses)
+        assert compute_splits(licenses, PLATFORM) == first

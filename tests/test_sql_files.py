@@ -1,6 +1,6 @@
 """All SQL lives in ``sql/``: no statement is written inline in the Python sources, and every file they name exists.
 
-The warehouse layer (``maestro_ai/warehouse``) is exempt from the scan: it keeps its generic MERGE, staging and
+The warehouse layer (``maestro_core/warehouse``) is exempt from the scan: it keeps its generic MERGE, staging and
 migrations-table builders. Tests may write SQL inline.
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from maestro_ai.errors import WarehouseError
-from maestro_ai.schema import SQL_DIR
-from maestro_ai.warehouse import Warehouse, read_sql
+from maestro_core.errors import WarehouseError
+from maestro_core.schema import SQL_DIR
+from maestro_core.warehouse import Warehouse, read_sql
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("maestro_ai", "inference", "jobs", "dags", "bench")
-EXEMPT = ROOT / "maestro_ai" / "warehouse"
+SOURCES = ("maestro_core", "inference", "jobs", "maestro_pipeline", "maestro_ai", "dags", "bench")
+EXEMPT = ROOT / "maestro_core" / "warehouse"
 # A statement's first keyword followed, within the same literal, by a keyword it needs. Upper case only, so prose
 # ("MERGE them into the warehouse") does not match; docstrings are not scanned at all.
 STATEMENT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|MERGE|CREATE|WITH)\b[^;]{0,200}?"
@@ -148,9 +148,9 @@ def test_a_repeat_count_must_be_a_positive_int(count: object) -> None:
 
 
 def test_in_lists_of_generated_binds_and_stale_deletes_run_on_both_backends(wh_backend: Warehouse) -> None:
-    from maestro_ai.isrc import mint_isrc
-    from maestro_ai.pipeline.records import existing_statuses
-    from maestro_ai.royalties import LEDGER_KEY, STATEMENT_KEY, _delete_stale
+    from maestro_core.isrc import mint_isrc
+    from maestro_pipeline.records import existing_statuses
+    from maestro_pipeline.royalty_run import LEDGER_KEY, STATEMENT_KEY, _delete_stale
 
     codes = mint_isrc(wh_backend, ["trk_b", "trk_a", "trk_c"], 2026, country="ZZ", registrant="MAE")
     assert codes == {"trk_a": "ZZMAE2600001", "trk_b": "ZZMAE2600002", "trk_c": "ZZMAE2600003"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from maestro_ai.errors import InputError
-from maestro_ai.storage import StorageError, TrackStore, safe_segment, track_key
+from maestro_core.errors import InputError
+from maestro_core.storage import StorageError, TrackStore, safe_segment, track_path
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +47,10 @@ def store(request, tmp_path):
 
 
 def test_track_keys_are_deterministic_genre_slash_track_id():
-    assert track_key("lofi-chill", "7d1c1e4a-0b8e-5f3a-9d55-1a2b3c4d5e6f", "wav") == (
+    assert track_path("lofi-chill", "7d1c1e4a-0b8e-5f3a-9d55-1a2b3c4d5e6f", "wav") == (
         "lofi-chill/7d1c1e4a-0b8e-5f3a-9d55-1a2b3c4d5e6f.wav"
     )
-    assert track_key("lofi-chill", "abc", "wav") == track_key("lofi-chill", "abc", "wav")
+    assert track_path("lofi-chill", "abc", "wav") == track_path("lofi-chill", "abc", "wav")
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_track_keys_are_deterministic_genre_slash_track_id():
 def test_nothing_escapes_the_storage_root_whatever_the_id(hostile, tmp_path):
     store = TrackStore(f"file://{tmp_path}/root")
     try:
-        key = track_key(hostile, hostile, "wav")
+        key = track_path(hostile, hostile, "wav")
     except InputError as exc:  # nothing usable left: refused, naming the field
         assert exc.field in {"genre", "track_id"}
         return

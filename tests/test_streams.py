@@ -7,9 +7,9 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from maestro_ai.errors import InputError
-from maestro_ai.streams import StreamPlan, generate_events, simulate_streams
-from maestro_ai.warehouse import Warehouse
+from maestro_core.errors import InputError
+from maestro_core.streams import StreamPlan, generate_events, simulate_streams
+from maestro_core.warehouse import Warehouse
 
 
 @pytest.fixture

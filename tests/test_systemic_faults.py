@@ -12,8 +12,8 @@ import json
 import pytest
 
 from maestro_ai.cli import run
-from maestro_ai.config import load_settings
-from maestro_ai.warehouse import connect
+from maestro_core.config import load_settings
+from maestro_core.warehouse import connect
 from tests.plugins.pipeline import RUN_DATE, TEST_DURATION_S
 
 RAISING = "tests.fault_engines:RaisingEngine"
@@ -96,11 +96,11 @@ def test_an_engine_that_raises_on_every_request_fails_the_cli_run_with_the_reaso
     assert all("fault_engines.py" in r["where"] for r in reasons)
     # Requests the stopped run never attempted stay 'planned', and the next run picks them up (with the failed).
     leftover = {r["REQUEST_ID"] for r in requests if r["STATUS"] in ("planned", "failed")}
-    from maestro_ai.pipeline import catalog, staging
+    from maestro_pipeline import catalog, staging
 
     monkeypatch.delenv("MAESTRO_ENGINE")
     ctx = catalog.context(load_settings(), dt.date.fromisoformat(RUN_DATE) + dt.timedelta(days=1))
-    planned = staging.read_stage(catalog._store(ctx), catalog.plan_stage(ctx, catalog.PipelineOptions()))
+    planned = staging.read_stage(catalog.stage_store(ctx), catalog.plan_stage(ctx, catalog.PipelineOptions()))
     retried = {r["REQUEST_ID"] for r in planned.to_pylist() if r["RUN_ID"] == run_id}
     assert leftover <= retried
 

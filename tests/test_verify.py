@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from maestro_ai.credentials import ManifestFields, sign_audio
-from maestro_ai.identity import request_id, seed_for, track_id
-from maestro_ai.isrc import mint_isrc
-from maestro_ai.provenance import AssetUse, RunIdentity, build_provenance, write_sidecar
-from maestro_ai.rights import RightsRequest, gate_request
-from maestro_ai.splits import compute_splits, split_rows
-from maestro_ai.verify import format_report, verify_track
+from maestro_core.credentials import ManifestFields, sign_audio
+from maestro_core.identity import request_id, seed_for, track_id
+from maestro_core.isrc import mint_isrc
+from maestro_core.provenance import AssetUse, RunIdentity, build_provenance, write_sidecar
+from maestro_core.rights import RightsRequest, gate_request
+from maestro_core.splits import compute_splits, split_rows
+from maestro_core.verify import format_report, verify_track
 from tests.plugins.rights import DAY, PLATFORM, flip_one_sample, load_base_records, write_sine_wav
 
 pytestmark = pytest.mark.slow
@@ -39,10 +39,10 @@ def _generate(out_dir: Path, seed: int) -> tuple[Path, str, str, dict]:
 @pytest.fixture(scope="module")
 def delivered(tmp_path_factory: pytest.TempPathFactory):
     """One track taken through the whole rights and provenance path; returns (settings, keys, audio, track id)."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.keys import init_keys
-    from maestro_ai.rights_snapshot import load_snapshot
-    from maestro_ai.warehouse import connect
+    from maestro_core.config import load_settings
+    from maestro_core.rights_snapshot import load_snapshot
+    from maestro_core.signing_keys import init_keys
+    from maestro_core.warehouse import connect
 
     home = tmp_path_factory.mktemp("e2e") / "home"
     settings = load_settings(home=home)
@@ -60,10 +60,10 @@ def delivered(tmp_path_factory: pytest.TempPathFactory):
     audio, engine, version, meta = _generate(out_dir, seed_for(rid))
     tid = track_id(rid, f"{engine}-{version}")
     isrc = mint_isrc(settings, [tid], DAY.year)[tid]
-    licence_of = {r.asset_id: r.license_id for r in decision.relied_on}
+    license_of = {r.asset_id: r.license_id for r in decision.relied_on}
     record = build_provenance(
         track_id=tid, audio_path=audio, engine=engine, engine_version=version,
-        assets=[AssetUse(a, snapshot.assets[a].kind, snapshot.assets[a].sha256, licence_of[a]) for a in uses],
+        assets=[AssetUse(a, snapshot.assets[a].kind, snapshot.assets[a].sha256, license_of[a]) for a in uses],
         params={"genre": "lofi-chill", "duration_s": 6}, seed=seed_for(rid),
         license_ids=[r.license_id for r in decision.relied_on], request_id=rid, isrc=isrc,
         run=RunIdentity("run-e2e"), created_at=dt.datetime(2026, 3, 1, 6, tzinfo=dt.UTC))
@@ -99,7 +99,7 @@ def test_signed_generated_track_verifies_end_to_end(delivered):
 
 
 def test_royalty_splits_of_the_track_sum_to_10000(delivered):
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     settings, _, _, tid, _ = delivered
     with connect(settings) as wh:
@@ -134,7 +134,7 @@ def test_stripped_manifest_fails_with_a_clear_reason(delivered, tmp_path):
 
 
 def test_isrc_that_disagrees_with_the_warehouse_fails(delivered, tmp_path):
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     settings, keys, audio, tid, _ = delivered
     with connect(settings) as wh:
@@ -150,7 +150,7 @@ def test_isrc_that_disagrees_with_the_warehouse_fails(delivered, tmp_path):
 
 
 def test_signature_by_an_untrusted_ca_fails(delivered, tmp_path):
-    from maestro_ai.keys import init_keys
+    from maestro_core.signing_keys import init_keys
 
     settings, keys, audio, _, _ = delivered
     stranger = dataclasses.replace(keys, trust_anchor_path=init_keys(tmp_path / "k").trust_anchor_path)

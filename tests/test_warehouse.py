@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from maestro_ai import schema
-from maestro_ai.config import load_settings
-from maestro_ai.errors import SchemaViolation, WarehouseError
-from maestro_ai.warehouse import Warehouse, connect
-from maestro_ai.warehouse.base import MIGRATIONS_TABLE
+from maestro_core import schema
+from maestro_core.config import load_settings
+from maestro_core.errors import SchemaViolation, WarehouseError
+from maestro_core.warehouse import Warehouse, connect
+from maestro_core.warehouse.base import MIGRATIONS_TABLE
 
 
 def holders(n: int, name: str = "Holder") -> list[dict]:
@@ -53,15 +53,15 @@ def test_json_and_decimal_columns_round_trip_exactly(wh_backend: Warehouse) -> N
                                          "amount": Decimal("5875.333333")}])
     amount = wh_backend.query("SELECT AMOUNT FROM REVENUE_POOLS").column("AMOUNT")
     assert pa.types.is_decimal(amount.type) and amount[0].as_py() == Decimal("5875.333333")
-    licence = {"license_id": "l1", "asset_id": "a1", "holder_id": "h1", "territories": ["US", "CA"],
+    license = {"license_id": "l1", "asset_id": "a1", "holder_id": "h1", "territories": ["US", "CA"],
                "usages": ["commercial_streaming"], "valid_from": dt.date(2026, 1, 1), "valid_to": None,
                "share_bps": 2500}
-    wh_backend.upsert("LICENSES", [licence])
+    wh_backend.upsert("LICENSES", [license])
     row = wh_backend.query("SELECT TERRITORIES, VALID_FROM, VALID_TO FROM LICENSES").to_pylist()[0]
     assert json.loads(row["TERRITORIES"]) == ["US", "CA"]
     assert row["VALID_FROM"] == dt.date(2026, 1, 1) and row["VALID_TO"] is None
     # JSON given as text with other spacing is the same value: a rerun changes nothing.
-    again = wh_backend.upsert("LICENSES", [{**licence, "territories": '[ "US",  "CA" ]'}])
+    again = wh_backend.upsert("LICENSES", [{**license, "territories": '[ "US",  "CA" ]'}])
     assert again.unchanged == 1
 
 
@@ -205,7 +205,7 @@ def test_a_locked_duckdb_file_is_waited_for_then_reported(tmp_path: Path) -> Non
                                "print('held', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        from maestro_ai.warehouse.duckdb_backend import DuckDBWarehouse
+        from maestro_core.warehouse.duckdb_backend import DuckDBWarehouse
 
         with pytest.raises(WarehouseError, match="cannot open the DuckDB warehouse"):
             DuckDBWarehouse(str(path), lock_timeout_s=0.5)

@@ -35,8 +35,8 @@ from inference.composer.plan import (
 )
 from inference.descriptors import AXES
 from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
-from maestro_ai.errors import ConfigError, InputError
-from maestro_ai.limits import check_key_phrases
+from maestro_core.errors import ConfigError, InputError
+from maestro_core.limits import check_key_phrases
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,17 @@ class ComposerEngine:
     name = ENGINE_NAME
     version = ENGINE_VERSION
 
+    @classmethod
+    def style(cls, genre: str, mood: str) -> tuple[str, str]:
+        """The preset names for ``genre`` and ``mood`` (aliases and spelling resolved).
+
+        Raises:
+            InputError: naming ``genre`` or ``mood``, with the closest preset names.
+        """
+        from inference.composer.presets import get_genre, get_mood
+
+        return get_genre(genre).name, get_mood(mood).name
+
     def __init__(self, soundfont_path: str | Path | None = None,
                  embedding_model_path: str | Path | None = None, preload_model: bool = True) -> None:
         from inference.render import load_soundfont
@@ -101,14 +112,14 @@ class ComposerEngine:
     def assets(self) -> list[AssetUse]:
         """The SoundFont, the embedding model's weights and the engine's own source, each with its sha256."""
         from inference.descriptors import model_provenance
-        from maestro_ai import assets as asset_registry
+        from maestro_core import assets as asset_registry
 
         model = model_provenance(self._model_path)
         font_id = "asset_soundfont_custom" if self._custom_font else asset_registry.SOUNDFONT_ASSET_ID
         model_id = asset_registry.MODEL_ASSET_ID if self._model_path is None else "asset_model_custom"
         engine_dir = Path(__file__).resolve().parent
         return [
-            AssetUse(font_id, self._font_info.path, self._font_info.sha256, self._font_info.licence),
+            AssetUse(font_id, self._font_info.path, self._font_info.sha256, self._font_info.license),
             AssetUse(model_id, str(Path(model.path) / model.weights_file), model.sha256, "Apache-2.0"),
             AssetUse(asset_registry.ENGINE_ASSET_ID, str(engine_dir), asset_registry.sha256_file(engine_dir),
                      "Apache-2.0"),

@@ -17,7 +17,7 @@ import numpy as np
 
 from inference.composer.smf import SmfEvents, read_smf
 from inference.composer.theory import CHORD_QUALITIES, Chord, chord_symbol, parse_chord, parse_note
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 FIELD = "melody_midi"
 MAX_MIDI_BYTES = 1 << 19

@@ -22,10 +22,10 @@ from inference.composer.harmony import chords_for_sections, enrich, progression
 from inference.composer.midi_input import SeedMaterial
 from inference.composer.presets import Genre, Mood, get_genre, get_mood
 from inference.composer.theory import Chord, Key, infer_key, parse_key
-from maestro_ai.errors import InputError
-from maestro_ai.limits import DURATION_RANGE_S, TEMPO_RANGE_BPM
+from maestro_core.errors import InputError
+from maestro_core.limits import DURATION_RANGE_S, TEMPO_RANGE_BPM
 
-# BPM and seconds, inclusive; maestro_ai.limits is the one source of both.
+# BPM and seconds, inclusive; maestro_core.limits is the one source of both.
 TEMPO_RANGE: tuple[float, float] = (float(TEMPO_RANGE_BPM[0]), float(TEMPO_RANGE_BPM[1]))
 DURATION_RANGE: tuple[float, float] = (float(DURATION_RANGE_S[0]), float(DURATION_RANGE_S[1]))
 METRES = tuple(f"{n}/4" for n in range(2, 8))

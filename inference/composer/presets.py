@@ -26,7 +26,7 @@ from inference.composer.gm import (
     SNARE,
     TAMBOURINE,
 )
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 
 @dataclass(frozen=True)

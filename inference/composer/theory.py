@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"": 0, "#": 1, "♯": 1, "b": -1, "♭": -1, "##": 2, "bb": -2}
@@ -106,13 +106,13 @@ class Key:
 def parse_key(text: object, field: str = "key") -> Key:
     """Parse ``'A minor'``, ``'F# minor'``, ``'Bb major'``, ``'Am'``, ``'C'`` or ``'c# min'`` into a Key.
 
-    The grammar lives once, in :func:`inference.qc.keys.parse_key` (QC reads requested keys with it too); this
+    The grammar lives once, in :func:`maestro_core.musical_key.parse_key` (QC reads requested keys with it too); this
     returns the composer's Key, which also knows its scale and spelling.
 
     Raises:
         InputError: naming ``field`` when the text is not a key.
     """
-    from inference.qc.keys import parse_key as parse_key_name
+    from maestro_core.musical_key import parse_key as parse_key_name
 
     if not isinstance(text, str) or not text.strip():
         raise InputError(field, f"must be a key such as 'A minor' or 'Bb major', got {text!r}")

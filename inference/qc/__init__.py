@@ -11,9 +11,10 @@ if not result.passed:
 from __future__ import annotations
 
 from inference.qc.check import QCRequest, QCResult, QCThresholds, check
-from inference.qc.keys import Key, estimate_key, parse_key
+from inference.qc.key_estimate import estimate_key
 from inference.qc.measure import Measurement, measure
 from inference.qc.tempo import TempoEstimate, estimate_tempo, tempo_matches
+from maestro_core.musical_key import Key, parse_key
 
 __all__ = [
     "Key",

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from inference.qc.keys import parse_key
 from inference.qc.measure import Measurement
 from inference.qc.tempo import tempo_matches
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
+from maestro_core.musical_key import parse_key
 
 # Reason codes, stable strings the pipeline stores and filters on.
 LOUDNESS = "loudness_out_of_range"

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from inference.qc import levels
-from inference.qc.keys import ProfileName, estimate_key
+from inference.qc.key_estimate import ProfileName, estimate_key
 from inference.qc.tempo import estimate_tempo
-from maestro_ai.errors import InputError
+from maestro_core.errors import InputError
 
 ANALYSIS_SR = 22050  # tempo and key need nothing above ~5 kHz; half the samples of 44.1 kHz
 AUDIO_HARMONICS = 4  # overtones per note the key profiles expect in audio chroma (see keys.py)

@@ -9,7 +9,7 @@ import sys
 import typer
 from rich.console import Console
 
-from maestro_ai.errors import MaestroError
+from maestro_core.errors import MaestroError
 
 app = typer.Typer(name="maestro", help="Maestro: AI music catalogs, generated and accounted for.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -84,9 +84,9 @@ def run(argv: list[str] | None = None) -> int:
     * 1: the work failed (a run over its failure budget, a warehouse or storage operation that failed, an
       unexpected error); one line saying why.
     """
-    from maestro_ai.errors import ConfigError, InputError
-    from maestro_ai.failure_budget import BudgetExceeded
-    from maestro_ai.pipeline.preflight import PreflightFailed
+    from maestro_core.errors import ConfigError, InputError
+    from maestro_core.failure_budget import BudgetExceeded
+    from maestro_pipeline.preflight import PreflightFailed
 
     click_errors, aborts, exits = _click_exception_types()
     _load_commands()
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: configures logging, runs the app and exits with :func:`run`'s status."""
     import os
 
-    from maestro_ai.config import LOG_LEVELS
-    from maestro_ai.logs import configure_logging
+    from maestro_core.config import LOG_LEVELS
+    from maestro_core.logs import configure_logging
 
     level = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING").upper()
     if level not in LOG_LEVELS:

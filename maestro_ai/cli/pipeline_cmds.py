@@ -37,8 +37,8 @@ def run_catalog_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOp
 
     Exits 0 when the run succeeded, 1 when it failed its failure budget (the run row says why), 2 on bad input.
     """
-    from maestro_ai.pipeline import run_catalog
-    from maestro_ai.pipeline.native_output import native_stdout_to_stderr
+    from maestro_pipeline import run_catalog
+    from maestro_pipeline.native_output import native_stdout_to_stderr
 
     settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
     with native_stdout_to_stderr():
@@ -50,8 +50,8 @@ def run_catalog_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOp
 def run_playlist_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolOpt = 2,
                      failure_budget_pct: BudgetPctOpt = None, as_json: JsonOpt = False) -> None:
     """Top up playlists below their target with matching, smoothly ordered tracks (never overfills)."""
-    from maestro_ai.pipeline.native_output import native_stdout_to_stderr
-    from maestro_ai.pipeline.playlist import run_playlist_fill
+    from maestro_pipeline.native_output import native_stdout_to_stderr
+    from maestro_pipeline.playlist import run_playlist_fill
 
     settings, day, options = _run_inputs(date, duration, workers, failure_budget_pct)
     with native_stdout_to_stderr():
@@ -61,11 +61,11 @@ def run_playlist_cmd(date: DateOpt, duration: DurationOpt = None, workers: PoolO
 
 def _run_inputs(date: str, duration: int | None, workers: int, failure_budget_pct: int | None) -> tuple[Any, ...]:
     """Settings, run date and options, every one checked before the run touches anything."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.errors import InputError
-    from maestro_ai.failure_budget import FailureBudget
-    from maestro_ai.pipeline import PipelineOptions
-    from maestro_ai.pipeline.context import parse_run_date
+    from maestro_core.config import load_settings
+    from maestro_core.errors import InputError
+    from maestro_core.failure_budget import FailureBudget
+    from maestro_pipeline import PipelineOptions
+    from maestro_pipeline.context import parse_run_date
 
     day = parse_run_date(date)
     settings = load_settings()
@@ -84,9 +84,9 @@ def airflow_env_cmd(host: Annotated[str, typer.Option("--host", help="api-server
                     = "127.0.0.1",
                     port: Annotated[int, typer.Option("--port", help="api-server port")] = 8080) -> None:
     """Print the variables every Airflow process needs, for `eval "$(maestro airflow env)"` (docs/deploy.md)."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.errors import InputError
-    from maestro_ai.pipeline.airflow_env import shell_exports
+    from maestro_core.config import load_settings
+    from maestro_core.errors import InputError
+    from maestro_pipeline.airflow_env import shell_exports
 
     if not 1 <= port <= 65535:
         raise InputError("--port", f"{port} is not a TCP port (1..65535)")
@@ -97,12 +97,12 @@ def airflow_env_cmd(host: Annotated[str, typer.Option("--host", help="api-server
 def demo(date: Annotated[str, typer.Option("--date")] = "2026-11-15",
          duration: Annotated[int, typer.Option("--duration", help="Seconds per track.")] = 30) -> None:
     """Seed the embedded warehouse, run the catalog DAG through Airflow, fill playlists, summarise, re-run."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.pipeline import PipelineOptions
-    from maestro_ai.pipeline import demo as lib
-    from maestro_ai.pipeline.context import CATALOG_DAG_ID, parse_run_date
-    from maestro_ai.pipeline.fingerprint import fingerprint
-    from maestro_ai.pipeline.playlist import run_playlist_fill
+    from maestro_core.config import load_settings
+    from maestro_pipeline import PipelineOptions
+    from maestro_pipeline import demo as lib
+    from maestro_pipeline.context import CATALOG_DAG_ID, parse_run_date
+    from maestro_pipeline.fingerprint import fingerprint
+    from maestro_pipeline.playlist import run_playlist_fill
 
     started = time.perf_counter()
     settings = load_settings()

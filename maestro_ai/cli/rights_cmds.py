@@ -29,8 +29,8 @@ def keys_init(
     keys_dir: Annotated[Path | None, typer.Option("--dir", help="Where to write (default: MAESTRO_HOME/keys).")] = None,
 ) -> None:
     """Create a development CA and a C2PA signing certificate (private keys mode 0600, never printed)."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.keys import default_keys_dir, init_keys
+    from maestro_core.config import load_settings
+    from maestro_core.signing_keys import default_keys_dir, init_keys
 
     paths = init_keys(keys_dir or default_keys_dir(load_settings()), force=force)
     console.print(f"signing certificate: {paths.cert_path}\nsigning key:         {paths.key_path}\n"
@@ -40,8 +40,8 @@ def keys_init(
 @app.command("verify")
 def verify(audio_path: Annotated[Path, typer.Argument(help="A signed WAV or FLAC.")]) -> None:
     """Check a track's Content Credentials, audio hash, ISRC and provenance in the warehouse; exit 0 if all hold."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.verify import format_report, verify_track
+    from maestro_core.config import load_settings
+    from maestro_core.verify import format_report, verify_track
 
     report = verify_track(audio_path, load_settings())
     console.print(format_report(report), markup=False, highlight=False)
@@ -54,10 +54,10 @@ def rights_check(
     on_date: Annotated[str, typer.Option("--date", help="Date the rights must hold (YYYY-MM-DD, default today).")] = "",
 ) -> None:
     """Run the rights gate for a prompt and print the decision; exit 0 when allowed, 1 when denied."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.errors import InputError
-    from maestro_ai.rights_snapshot import gate_prompt
-    from maestro_ai.warehouse import connect
+    from maestro_core.config import load_settings
+    from maestro_core.errors import InputError
+    from maestro_core.rights_snapshot import gate_prompt
+    from maestro_core.warehouse import connect
 
     try:
         day = dt.date.fromisoformat(on_date) if on_date else dt.datetime.now(dt.UTC).date()

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from maestro_ai.cli import app
-from maestro_ai.config import load_settings
-from maestro_ai.errors import InputError
+from maestro_core.config import load_settings
+from maestro_core.errors import InputError
 
 if TYPE_CHECKING:
-    from maestro_ai.royalties import RoyaltyRun
+    from maestro_pipeline.royalty_run import RoyaltyRun
 
 console = Console()
 royalties_app = typer.Typer(
@@ -45,7 +45,7 @@ def royalties(
         return
     if period is None:
         ctx.fail("Missing option '--period'.")
-    from maestro_ai.royalties import run_royalties
+    from maestro_pipeline.royalty_run import run_royalties
 
     period = _checked_period(period)
     _print_run(run_royalties(load_settings(), period, engine=engine))
@@ -57,7 +57,7 @@ def royalties_export_inputs(
     out: Annotated[Path, typer.Option("--out", help="directory for the job's three input Parquet files")],
 ) -> None:
     """Write a month's events, splits and pools as the Parquet inputs of jobs/royalty_statements.py."""
-    from maestro_ai.royalties import export_period_inputs
+    from maestro_pipeline.royalty_run import export_period_inputs
 
     period = _checked_period(period)
     if out.exists() and not out.is_dir():
@@ -72,14 +72,14 @@ def royalties_load_outputs(
     from_dir: Annotated[Path, typer.Option("--from", help="the job's --out directory (ledger, statements, report)")],
 ) -> None:
     """Check the royalty job's outputs against the month's pools, MERGE them into the warehouse and print them."""
-    from maestro_ai.royalties import load_period_outputs, read_outputs
+    from maestro_pipeline.royalty_run import load_period_outputs, read_outputs
 
     result = read_outputs(from_dir, _checked_period(period), field="--from")
     _print_run(load_period_outputs(load_settings(), result))
 
 
 def _checked_period(period: str) -> str:
-    from maestro_ai.royalty_rules import period_bounds
+    from maestro_core.royalty_rules import period_bounds
 
     try:
         period_bounds(period)
@@ -104,7 +104,7 @@ def _print_run(run: RoyaltyRun) -> None:
 @analytics_app.command("list")
 def analytics_list() -> None:
     """List the named queries with their parameters."""
-    from maestro_ai.analytics import list_queries
+    from maestro_core.analytics import list_queries
 
     # Names are what `analytics run` takes: never wrapped or cut, whatever the terminal's width. The other columns
     # give way (folding rather than losing characters); a materialized query's table name follows from its name.
@@ -126,8 +126,8 @@ def analytics_run(
     out: Annotated[Path | None, typer.Option("--out", help="file for csv/parquet (csv defaults to stdout)")] = None,
 ) -> None:
     """Run a named query and print or write its result."""
-    from maestro_ai.analytics import FORMATS, check_output_path, run_query, write_result
-    from maestro_ai.warehouse import connect
+    from maestro_core.analytics import FORMATS, check_output_path, run_query, write_result
+    from maestro_core.warehouse import connect
 
     if fmt not in FORMATS:
         raise InputError("--format", f"{fmt!r}; accepted: {', '.join(FORMATS)}")

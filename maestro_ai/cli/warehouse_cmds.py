@@ -8,7 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from maestro_ai.cli import app
-from maestro_ai.config import load_settings
+from maestro_core.config import load_settings
 
 console = Console()
 
@@ -17,8 +17,8 @@ console = Console()
 def init() -> None:
     """Create MAESTRO_HOME, apply the warehouse migrations and, when no signing keys are configured, create
     development signing keys under MAESTRO_HOME/keys (idempotent)."""
-    from maestro_ai.keys import ensure_development_keys
-    from maestro_ai.warehouse import connect
+    from maestro_core.signing_keys import ensure_development_keys
+    from maestro_core.warehouse import connect
 
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -36,8 +36,8 @@ def init() -> None:
 @app.command()
 def seed() -> None:
     """Load the deterministic sample catalog (re-seeding changes nothing)."""
-    from maestro_ai.seed import seed_warehouse
-    from maestro_ai.warehouse import connect
+    from maestro_core.seed import seed_warehouse
+    from maestro_core.warehouse import connect
 
     with connect(load_settings()) as wh:
         wh.migrate()
@@ -55,9 +55,9 @@ def simulate_streams_cmd(
     seed: int = typer.Option(0, "--seed", help="random seed; the same seed writes the same events"),
 ) -> None:
     """Write deterministic synthetic stream events for the tracks that exist."""
-    from maestro_ai.errors import InputError
-    from maestro_ai.streams import simulate_streams
-    from maestro_ai.warehouse import connect
+    from maestro_core.errors import InputError
+    from maestro_core.streams import simulate_streams
+    from maestro_core.warehouse import connect
 
     if events < 0:  # checked before the progress bar is drawn (the library checks again)
         raise InputError("--events", f"must be >= 0, got {events}")
@@ -73,8 +73,8 @@ def simulate_streams_cmd(
 @app.command()
 def summary() -> None:
     """Print what is in the warehouse."""
-    from maestro_ai.summary import summarize
-    from maestro_ai.warehouse import connect
+    from maestro_core.summary import summarize
+    from maestro_core.warehouse import connect
 
     with connect(load_settings()) as wh:
         s = summarize(wh)
@@ -86,9 +86,9 @@ def summary() -> None:
     for row in s.prompts_by_genre:
         genres.add_row(row["GENRE"], str(row["PROMPTS"]), str(row["ACTIVE"]), str(row["MOODS"]))
     console.print(genres)
-    lic = Table("state", "licences", title="licences today")
-    for row in s.licences_by_state:
-        lic.add_row(row["STATE"], str(row["LICENCES"]))
+    lic = Table("state", "licenses", title="licenses today")
+    for row in s.licenses_by_state:
+        lic.add_row(row["STATE"], str(row["LICENSES"]))
     console.print(lic)
     pools = Table("period", "territories", "currencies", title="revenue pools")
     for row in s.pools_by_period:

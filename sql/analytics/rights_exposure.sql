@@ -1,6 +1,6 @@
 -- name: rights_exposure
--- description: Tracks whose licences (TRACK_PROVENANCE.LICENSE_IDS) expire within N days of a date, with the
---   licence, its holder and the track's qualifying streams (>= 30000 ms) over the 30 days before that date.
+-- description: Tracks whose licenses (TRACK_PROVENANCE.LICENSE_IDS) expire within N days of a date, with the
+--   license, its holder and the track's qualifying streams (>= 30000 ms) over the 30 days before that date.
 -- param: as_of date - the reference day, YYYY-MM-DD
 -- param: days int 30 - the horizon in days
 -- materialize: no

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS ISRC_COUNTER (
     PRIMARY KEY (PREFIX)
 );
 
--- Provenance facts beyond 001's columns. AUDIO_SHA256 is the PCM hash (see maestro_ai.provenance.audio_sha256),
+-- Provenance facts beyond 001's columns. AUDIO_SHA256 is the PCM hash (see maestro_core.provenance.audio_sha256),
 -- PROVENANCE the canonical JSON record and PROVENANCE_SHA256 its sha256 (what the C2PA manifest carries).
 ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS AUDIO_SHA256 VARCHAR;
 ALTER TABLE TRACK_PROVENANCE ADD COLUMN IF NOT EXISTS AUDIO_FORMAT VARCHAR;

@@ -1,4 +1,4 @@
--- Rights snapshot: every licence. TERRITORIES and USAGES are VARIANT arrays, returned as JSON text.
+-- Rights snapshot: every license. TERRITORIES and USAGES are VARIANT arrays, returned as JSON text.
 SELECT LICENSE_ID, ASSET_ID, HOLDER_ID, TO_JSON(TERRITORIES) AS TERRITORIES, TO_JSON(USAGES) AS USAGES,
        VALID_FROM, VALID_TO, SHARE_BPS
 FROM LICENSES

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from maestro_ai.pipeline.ray_head import stop_process_group
+from maestro_pipeline.ray_head import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -133,7 +133,8 @@ def warehouse_sql(env: dict[str, str], *statements: str) -> list[list[dict]]:
     """Runs SQL through Maestro's own warehouse layer in a subprocess with ``env``; returns each result's rows."""
     import json
 
-    code = ("import json, sys\nfrom maestro_ai.config import load_settings\nfrom maestro_ai.warehouse import connect\n"
+    code = ("import json, sys\nfrom maestro_core.config import load_settings\n"
+            "from maestro_core.warehouse import connect\n"
             "out = []\nwith connect(load_settings()) as wh:\n"
             "    for q in json.loads(sys.argv[1]):\n"
             "        out.append(wh.query(q).to_pylist() if q.lstrip().upper().startswith('SELECT') else "

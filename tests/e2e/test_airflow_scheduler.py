@@ -24,8 +24,8 @@ RUN_ID = "e2e_catalog"
 RUN_TIMEOUT_S = 420
 FINGERPRINT = """
 import json
-from maestro_ai.config import load_settings
-from maestro_ai.pipeline.fingerprint import fingerprint
+from maestro_core.config import load_settings
+from maestro_pipeline.fingerprint import fingerprint
 f = fingerprint(load_settings())
 print(json.dumps({"objects": f.objects, "tables": {k: list(v) for k, v in f.tables.items()}}, default=str))
 """
@@ -76,8 +76,8 @@ def _fingerprint(env: dict[str, str]) -> dict:
 
 def test_a_four_shard_catalog_run_succeeds_first_time_and_a_cleared_rerun_changes_nothing(services, seeded_home,
                                                                                           tmp_path: Path):
-    from maestro_ai.config import load_settings
-    from maestro_ai.pipeline.airflow_env import airflow_environment
+    from maestro_core.config import load_settings
+    from maestro_pipeline.airflow_env import airflow_environment
 
     warehouse_sql(seeded_home, "UPDATE PROMPT_CATALOG SET TARGET_COUNT = 2 WHERE PROMPT_ID IN "
                                "('prm_0025', 'prm_0030')")  # 4 allowed requests: 4 shards of one

@@ -36,14 +36,14 @@ SERVER_START_S = 60
 # fakesnow accepts any user, account and password; the password is distinctive so a leak would show.
 WAREHOUSE_URL = "snowflake://fake@fakesnow/MAESTRO/CORE"
 PASSWORD = "stand-in-password-7f3a"
-# Two prompts the sample licences allow and one the rights gate rejects (as in tests/test_systemic_faults.py).
+# Two prompts the sample licenses allow and one the rights gate rejects (as in tests/test_systemic_faults.py).
 SMALL_CATALOG = "UPDATE PROMPT_CATALOG SET ACTIVE = PROMPT_ID IN ('prm_0025', 'prm_0030', 'prm_0019')"
 REJECTED_PROMPT = "prm_0019"
 # Runs in a subprocess with the operator's env: keeps the run small and prints the active prompts' genres.
 SHRINK_CATALOG = f"""
 import json
-from maestro_ai.config import load_settings
-from maestro_ai.warehouse import connect
+from maestro_core.config import load_settings
+from maestro_core.warehouse import connect
 with connect(load_settings()) as wh:
     wh.execute("{SMALL_CATALOG}")
     rows = wh.query("SELECT PROMPT_ID, GENRE FROM PROMPT_CATALOG WHERE ACTIVE").to_pylist()

@@ -20,7 +20,7 @@ from tests.e2e.conftest import (
 
 NODE_IDS = """
 import json, sys
-from inference.fanout import connect_ray
+from maestro_pipeline.fanout import connect_ray
 connect_ray(sys.argv[1])
 import ray
 print(json.dumps(sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])))

@@ -37,7 +37,7 @@ def _spark_env(**extra: str) -> dict[str, str]:
 
 
 def _rows(settings: Any, sql: str) -> list[dict]:
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     with connect(settings) as wh:
         return wh.query(sql).to_pylist()

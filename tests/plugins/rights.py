@@ -10,21 +10,21 @@ from typing import Any
 
 import pytest
 
-from maestro_ai.rights import Asset, BlockedTerm, Holder, Licence, RightsSnapshot
+from maestro_core.rights import Asset, BlockedTerm, Holder, License, RightsSnapshot
 
 DAY = dt.date(2026, 3, 1)
 PLATFORM = "holder_platform"
 
 
-def licence(license_id: str, asset_id: str, holder_id: str, *, territories: tuple[str, ...] = ("WW",),
+def license(license_id: str, asset_id: str, holder_id: str, *, territories: tuple[str, ...] = ("WW",),
             usages: tuple[str, ...] = ("commercial_streaming",), valid_from: dt.date = dt.date(2025, 1, 1),
-            valid_to: dt.date | None = None, share_bps: int = 0) -> Licence:
-    """A Licence with permissive defaults: worldwide, commercial streaming, open-ended from 2025."""
-    return Licence(license_id, asset_id, holder_id, frozenset(territories), frozenset(usages), valid_from, valid_to,
+            valid_to: dt.date | None = None, share_bps: int = 0) -> License:
+    """A License with permissive defaults: worldwide, commercial streaming, open-ended from 2025."""
+    return License(license_id, asset_id, holder_id, frozenset(territories), frozenset(usages), valid_from, valid_to,
                    share_bps)
 
 
-def base_records() -> tuple[list[Holder], list[Asset], list[Licence], list[BlockedTerm]]:
+def base_records() -> tuple[list[Holder], list[Asset], list[License], list[BlockedTerm]]:
     """A small consistent catalogue: platform engine, embedding model, SoundFont, one melody seed, one style."""
     holders = [Holder(PLATFORM, "Maestro Platform", "platform"), Holder("holder_minilm", "MiniLM authors",
                                                                           "model_licensor"),
@@ -35,38 +35,38 @@ def base_records() -> tuple[list[Holder], list[Asset], list[Licence], list[Block
               Asset("asset_soundfont_timgm6mb", "soundfont", "holder_sf", "c" * 64),
               Asset("asset_seed_001", "melody_seed", "holder_ana", "d" * 64, title="Ana's tune"),
               Asset("asset_style_vale", "style", "holder_vale", "e" * 64, title="Aurora Vale")]
-    licences = [licence("lic_engine", "asset_engine_composer", PLATFORM),
-                licence("lic_minilm", "asset_model_minilm_l6_v2", "holder_minilm", share_bps=0),
-                licence("lic_sf", "asset_soundfont_timgm6mb", "holder_sf", share_bps=100),
-                licence("lic_seed", "asset_seed_001", "holder_ana", share_bps=2500),
-                licence("lic_style", "asset_style_vale", "holder_vale", share_bps=1500)]
-    terms = [BlockedTerm("in the style of Aurora Vale", "style imitation needs a licence"),
+    licenses = [license("lic_engine", "asset_engine_composer", PLATFORM),
+                license("lic_minilm", "asset_model_minilm_l6_v2", "holder_minilm", share_bps=0),
+                license("lic_sf", "asset_soundfont_timgm6mb", "holder_sf", share_bps=100),
+                license("lic_seed", "asset_seed_001", "holder_ana", share_bps=2500),
+                license("lic_style", "asset_style_vale", "holder_vale", share_bps=1500)]
+    terms = [BlockedTerm("in the style of Aurora Vale", "style imitation needs a license"),
              BlockedTerm("O'Brien; DROP TABLE LICENSES;--", "hostile"),
              BlockedTerm("Björk-esque", "artist imitation")]
-    return holders, assets, licences, terms
+    return holders, assets, licenses, terms
 
 
 def load_base_records(wh: Any, with_terms: bool = True) -> None:
-    """Loads :func:`base_records` into a warehouse (holders, assets, licences and, optionally, blocked terms)."""
-    holders, assets, licences, terms = base_records()
+    """Loads :func:`base_records` into a warehouse (holders, assets, licenses and, optionally, blocked terms)."""
+    holders, assets, licenses, terms = base_records()
     wh.upsert("RIGHTS_HOLDERS", [{"HOLDER_ID": h.holder_id, "NAME": h.name, "KIND": h.kind} for h in holders])
     wh.upsert("ASSETS", [{"ASSET_ID": a.asset_id, "KIND": a.kind, "URI": f"file:///{a.asset_id}",
                           "SHA256": a.sha256, "HOLDER_ID": a.holder_id, "TITLE": a.title} for a in assets])
     wh.upsert("LICENSES", [{"LICENSE_ID": lic.license_id, "ASSET_ID": lic.asset_id, "HOLDER_ID": lic.holder_id,
                             "TERRITORIES": sorted(lic.territories), "USAGES": sorted(lic.usages),
                             "VALID_FROM": lic.valid_from, "VALID_TO": lic.valid_to,
-                            "SHARE_BPS": lic.share_bps} for lic in licences])
+                            "SHARE_BPS": lic.share_bps} for lic in licenses])
     if with_terms:
         wh.upsert("BLOCKED_TERMS", [{"TERM": t.term, "REASON": t.reason} for t in terms])
 
 
-def snapshot(extra_licences: tuple[Licence, ...] = (), replace: bool = False, **kwargs: object) -> RightsSnapshot:
-    holders, assets, licences, terms = base_records()
+def snapshot(extra_licenses: tuple[License, ...] = (), replace: bool = False, **kwargs: object) -> RightsSnapshot:
+    holders, assets, licenses, terms = base_records()
     if replace:
-        ids = {lic.license_id for lic in extra_licences}
-        licences = [lic for lic in licences if lic.license_id not in ids]
+        ids = {lic.license_id for lic in extra_licenses}
+        licenses = [lic for lic in licenses if lic.license_id not in ids]
     return RightsSnapshot.of(kwargs.get("holders", holders), kwargs.get("assets", assets),
-                             list(licences) + list(extra_licences), kwargs.get("terms", terms))
+                             list(licenses) + list(extra_licenses), kwargs.get("terms", terms))
 
 
 def write_sine_wav(path: Path, seconds: float = 1.0, sample_rate: int = 22050, subtype: str = "PCM_16") -> Path:
@@ -103,7 +103,7 @@ def flip_one_sample(path: Path, frame: int = 1000) -> None:
 @pytest.fixture(scope="session")
 def signing_keys(tmp_path_factory: pytest.TempPathFactory):
     """A development CA and signing certificate made by ``init_keys`` (shared by the session)."""
-    from maestro_ai.keys import init_keys
+    from maestro_core.signing_keys import init_keys
 
     return init_keys(tmp_path_factory.mktemp("maestro-keys") / "keys")
 
@@ -111,8 +111,8 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def rights_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings whose home (and DuckDB warehouse) is a fresh temp dir, migrated; MAESTRO_HOME points there too."""
-    from maestro_ai.config import load_settings
-    from maestro_ai.warehouse import connect
+    from maestro_core.config import load_settings
+    from maestro_core.warehouse import connect
 
     monkeypatch.setenv("MAESTRO_HOME", str(tmp_path / "home"))
     settings = load_settings(home=tmp_path / "home")
@@ -124,6 +124,6 @@ def rights_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def open_warehouse(rights_settings) -> Iterator[Callable[[], object]]:
     """A factory of connections to ``rights_settings``' warehouse (open one per unit of work, as in production)."""
-    from maestro_ai.warehouse import connect
+    from maestro_core.warehouse import connect
 
     yield lambda: connect(rights_settings)

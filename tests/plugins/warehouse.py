@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from maestro_ai.config import Settings, load_settings
-from maestro_ai.seed import seed_warehouse
-from maestro_ai.warehouse import Warehouse, connect
+from maestro_core.config import Settings, load_settings
+from maestro_core.seed import seed_warehouse
+from maestro_core.warehouse import Warehouse, connect
 
 
 @pytest.fixture(scope="session")
