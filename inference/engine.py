@@ -121,6 +121,11 @@ class Engine(Protocol):
         """
         ...
 
+    @classmethod
+    def asset_ids(cls) -> tuple[str, ...]:
+        """The ASSET_IDs (rows of ASSETS) this engine's output depends on, for the rights gate, without building it."""
+        ...
+
     def assets(self) -> list[AssetUse]:
         """The files this engine's output depends on (SoundFont, models), with their sha256."""
         ...
@@ -192,6 +197,16 @@ def engine_style(name: str, genre: str, mood: str) -> tuple[str, str]:
     """
     style = getattr(engine_class(name), "style", None)
     return style(genre, mood) if callable(style) else (genre, mood)
+
+
+def engine_asset_ids(name: str) -> tuple[str, ...]:
+    """The ASSET_IDs engine ``name`` relies on (its ``asset_ids`` classmethod; none for an engine without one).
+
+    Raises:
+        ConfigError: the engine is unknown or cannot be imported.
+    """
+    asset_ids = getattr(engine_class(name), "asset_ids", None)
+    return tuple(asset_ids()) if callable(asset_ids) else ()
 
 
 def style_problem(name: str, genre: str, mood: str) -> str | None:

@@ -18,9 +18,12 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maestro_core.errors import ConfigError, InputError, WarehouseError
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +144,7 @@ def mint_isrc(target: Any, track_ids: Iterable[str], year: int | None = None, *,
             delay = min(delay * 2, 0.5)
 
 
-def _mint_once(wh: Any, ids: Sequence[str], prefix: str, year: int) -> dict[str, str]:
+def _mint_once(wh: Warehouse, ids: Sequence[str], prefix: str, year: int) -> dict[str, str]:
     with wh.transaction():
         assigned = _existing(wh, ids)
         missing = [t for t in ids if t not in assigned]
@@ -167,7 +170,7 @@ def _mint_once(wh: Any, ids: Sequence[str], prefix: str, year: int) -> dict[str,
     return {t: assigned[t] for t in ids}
 
 
-def _existing(wh: Any, ids: Sequence[str]) -> dict[str, str]:
+def _existing(wh: Warehouse, ids: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
@@ -177,7 +180,7 @@ def _existing(wh: Any, ids: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def isrc_of(wh: Any, track_id: str) -> str | None:
+def isrc_of(wh: Warehouse, track_id: str) -> str | None:
     """The ISRC registered for ``track_id``, or None."""
     return _existing(wh, [track_id]).get(track_id)
 

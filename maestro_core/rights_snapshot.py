@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maestro_core.errors import InputError
 from maestro_core.rights import (
@@ -27,11 +27,13 @@ from maestro_core.rights import (
     gate_request,
 )
 
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
+
 # The engine's own rights-bearing assets (seeded by the lead); maestro_core.assets lists them when present.
-DEFAULT_ENGINE_ASSETS = ("asset_engine_composer", "asset_model_minilm_l6_v2", "asset_soundfont_timgm6mb")
 
 
-def load_snapshot(wh: Any) -> RightsSnapshot:
+def load_snapshot(wh: Warehouse) -> RightsSnapshot:
     """The rights snapshot as of now, read through ``wh.query_file``."""
     holders = [Holder(r["HOLDER_ID"], r["NAME"], r["KIND"])
                for r in wh.query_file("queries/rights_snapshot_holders.sql").to_pylist()]
@@ -60,18 +62,10 @@ def license_from_row(row: dict[str, Any]) -> License:
                    share_bps=int(row["SHARE_BPS"]))
 
 
-def engine_asset_ids() -> tuple[str, ...]:
-    """ASSET_IDs of the engine's model, embedding model and SoundFont."""
-    try:
-        from maestro_core.assets import engine_asset_files  # the lead's module, when present
-    except ImportError:
-        return DEFAULT_ENGINE_ASSETS
-    return tuple(sorted(engine_asset_files()))
-
-
-def gate_prompt(wh: Any, prompt_id: str, on_date: dt.date, request_id: str = "",
+def gate_prompt(wh: Warehouse, prompt_id: str, on_date: dt.date, engine_assets: Sequence[str], request_id: str = "",
                 extra_assets: Sequence[str] = (), usage: str = "commercial_streaming") -> GateDecision:
-    """Runs the rights gate for one PROMPT_CATALOG prompt (its melody seed plus the engine's assets).
+    """Runs the rights gate for one PROMPT_CATALOG prompt: its melody seed, plus ``engine_assets`` (the ASSET_IDs
+    the engine's output depends on, as ``inference.engine.engine_asset_ids`` gives them) and ``extra_assets``.
 
     Raises:
         InputError: naming ``prompt_id`` when the prompt does not exist, or the prompt's malformed column.
@@ -81,7 +75,7 @@ def gate_prompt(wh: Any, prompt_id: str, on_date: dt.date, request_id: str = "",
         raise InputError("prompt_id", f"no prompt {prompt_id!r} in PROMPT_CATALOG")
     row = rows[0]
     request = RightsRequest.from_prompt_row(request_id or f"check:{prompt_id}", row, usage=usage)
-    assets = [a for a in (row.get("MELODY_SEED_ASSET_ID"),) if a] + list(engine_asset_ids()) + list(extra_assets)
+    assets = [a for a in (row.get("MELODY_SEED_ASSET_ID"),) if a] + list(engine_assets) + list(extra_assets)
     return gate_request(request, assets, load_snapshot(wh), on_date)
 
 

@@ -23,13 +23,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maestro_core.credentials import Credentials, describe_failures, read_credentials
 from maestro_core.errors import InputError, WarehouseError
 from maestro_core.isrc import parse_isrc
 from maestro_core.provenance import audio_sha256, provenance_sha256, sidecar_path
 from maestro_core.signing_keys import KeyConfig
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class VerifyReport:
 
 
 def verify_track(audio_path: str | Path, settings: Any, key_config: KeyConfig | None = None,
-                 wh: Any | None = None) -> VerifyReport:
+                 wh: Warehouse | None = None) -> VerifyReport:
     """Verifies one delivered file against its manifest and the warehouse.
 
     Args:
@@ -122,7 +125,7 @@ def verify_track(audio_path: str | Path, settings: Any, key_config: KeyConfig | 
     return VerifyReport(path, tuple(checks), track_id, isrc, record)
 
 
-def _lookup(wh: Any, track_id: str, isrc: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+def _lookup(wh: Warehouse, track_id: str, isrc: str | None) -> tuple[list[dict[str, Any]], list[str]]:
     rows = wh.query_file("queries/verify_track.sql", {"track_id": track_id}).to_pylist()
     owners = [r["TRACK_ID"] for r in wh.query_file("queries/isrc_owner.sql", {"isrc": isrc}).to_pylist()] \
         if isrc else []

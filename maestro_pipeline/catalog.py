@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -33,6 +33,9 @@ from maestro_core.storage import TrackStore
 from maestro_pipeline import planning, records, staging, tables
 from maestro_pipeline.context import CATALOG_DAG_ID, RunContext, StageTimer, check_run_date, warehouse
 from maestro_pipeline.native_output import native_stderr_to_file
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +145,16 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
 
 def gate_stage(ctx: RunContext, planned_path: str) -> str:
     """Rights gate over the planned requests, then ISRCs for the allowed ones (minted once per track)."""
+    from inference.engine import engine_asset_ids
     from maestro_core.isrc import mint_isrc
-    from maestro_core.rights_snapshot import engine_asset_ids, load_snapshot
+    from maestro_core.rights_snapshot import load_snapshot
 
     store = stage_store(ctx)
     planned = staging.read_stage(store, planned_path)
     with warehouse(ctx.settings) as wh:
         snapshot = load_snapshot(wh)
-        gated = planning.gate_requests(planned, snapshot, ctx.logical_date, engine_asset_ids(), _melody_paths())
+        gated = planning.gate_requests(planned, snapshot, ctx.logical_date, engine_asset_ids(ctx.settings.engine),
+                                       _melody_paths())
         allowed = planning.with_status(gated, PLANNED)
         isrcs = mint_isrc(wh, allowed["TRACK_ID"].to_pylist(), year=ctx.logical_date.year,
                           country=ctx.settings.isrc_country, registrant=ctx.settings.isrc_registrant)
@@ -344,7 +349,7 @@ def style_check(ctx: RunContext) -> Callable[[str, str], str | None]:
     return functools.partial(style_problem, ctx.settings.engine)
 
 
-def _earlier_failures(wh: Any, ctx: RunContext, options: PipelineOptions, today: set[str]) -> pa.Table:
+def _earlier_failures(wh: Warehouse, ctx: RunContext, options: PipelineOptions, today: set[str]) -> pa.Table:
     """Requests of earlier runs left ``failed``, or left ``planned`` by a run that stopped (not playlist ones):
     retried under their own ids and run."""
     rows = wh.query_file("queries/earlier_unfinished_requests.sql", {"run": ctx.run_id}).to_pylist()

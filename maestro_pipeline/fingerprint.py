@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 PIPELINE_TABLES = ("GENERATION_RUNS", "GENERATION_REQUESTS", "TRACKS", "TRACK_PROVENANCE", "ROYALTY_SPLITS",
                    "PLAYLIST_TRACKS", "ISRC_REGISTRY")
@@ -34,7 +37,7 @@ class Fingerprint:
         return out
 
 
-def table_fingerprint(wh: Any, table: str) -> tuple[int, str]:
+def table_fingerprint(wh: Warehouse, table: str) -> tuple[int, str]:
     """(row count, sha256 over the table's rows sorted as canonical JSON)."""
     rows = wh.query_file("tables/all_rows.sql", table=table).to_pylist()
     lines = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)

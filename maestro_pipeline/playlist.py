@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -23,6 +23,9 @@ from maestro_pipeline import catalog, planning, records, staging, tables
 from maestro_pipeline.catalog import PipelineOptions, RunReport
 from maestro_pipeline.context import PLAYLIST_DAG_ID, RunContext, warehouse
 from maestro_pipeline.ordering import plan_keys_and_tempos, smooth_order
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ def run_playlist_fill(settings: Settings, logical_date: Any, options: PipelineOp
     return report
 
 
-def _playlist_state(wh: Any, playlist_id: str, run_id: str) -> dict[str, Any]:
+def _playlist_state(wh: Warehouse, playlist_id: str, run_id: str) -> dict[str, Any]:
     rows = wh.query_file("playlists/playlist_tracks.sql", {"pl": playlist_id}).to_pylist()
     before_run = [r for r in rows if r["RUN_ID"] != run_id]
     # The plan starts next to the last track placed by *earlier* runs, so a rerun plans exactly the same requests.
@@ -84,7 +87,7 @@ def _playlist_state(wh: Any, playlist_id: str, run_id: str) -> dict[str, Any]:
             "rows": rows}
 
 
-def _plan_playlist(wh: Any, ctx: RunContext, playlist: Mapping[str, Any], prompts: list[dict[str, Any]],
+def _plan_playlist(wh: Warehouse, ctx: RunContext, playlist: Mapping[str, Any], prompts: list[dict[str, Any]],
                    needed: int, last: Mapping[str, Any] | None, options: PipelineOptions) -> pa.Table:
     template = _template(playlist, prompts)
     minor = "minor" in str(template.get("MUSICAL_KEY") or "").lower() or playlist["MOOD"] in (
@@ -118,7 +121,7 @@ def _template(playlist: Mapping[str, Any], prompts: list[dict[str, Any]]) -> dic
             "MELODY_SEED_ASSET_ID": None, "TERRITORIES": json.dumps(["WW"]), "PRIORITY": 1, "ACTIVE": True}
 
 
-def _append_rows(wh: Any, ctx: RunContext, playlist: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _append_rows(wh: Warehouse, ctx: RunContext, playlist: Mapping[str, Any]) -> list[dict[str, Any]]:
     state = _playlist_state(wh, playlist["PLAYLIST_ID"], ctx.run_id)
     room = int(playlist["TARGET_TRACKS"]) - state["count"]
     if room <= 0:

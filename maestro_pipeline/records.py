@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -29,6 +29,9 @@ from maestro_core.request_status import (
 from maestro_core.splits import compute_splits, split_rows
 from maestro_pipeline.context import RunContext
 from maestro_pipeline.tables import load_relied, load_row
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def open_run(wh: Any, ctx: RunContext) -> str:
+def open_run(wh: Warehouse, ctx: RunContext) -> str:
     """Records the run as ``running`` unless it exists already (a rerun keeps its row until it closes).
 
     Call it only after preflight: a command that fails its checks must leave an earlier run's row as it was.
@@ -68,7 +71,7 @@ def open_run(wh: Any, ctx: RunContext) -> str:
     return ctx.run_id
 
 
-def run_counts(wh: Any, run_id: str) -> dict[str, int]:
+def run_counts(wh: Warehouse, run_id: str) -> dict[str, int]:
     """Requests of the run by status, plus the tracks they produced."""
     rows = wh.query_file("pipeline/run_request_counts.sql", {"run": run_id}).to_pylist()
     counts = dict.fromkeys(REQUEST_STATUSES, 0)
@@ -77,7 +80,7 @@ def run_counts(wh: Any, run_id: str) -> dict[str, int]:
     return counts
 
 
-def close_run(wh: Any, ctx: RunContext, status: str = RUN_SUCCESS, reason: str | None = None) -> dict[str, int]:
+def close_run(wh: Warehouse, ctx: RunContext, status: str = RUN_SUCCESS, reason: str | None = None) -> dict[str, int]:
     """Closes the run with its counts and, for a failed run, why (one line: REASON).
 
     An identical close (same status, counts and reason) leaves the row untouched, so a rerun changes nothing.
@@ -94,7 +97,7 @@ def close_run(wh: Any, ctx: RunContext, status: str = RUN_SUCCESS, reason: str |
     return counts
 
 
-def run_failures(wh: Any, run_id: str, top: int = 5) -> list[dict[str, Any]]:
+def run_failures(wh: Warehouse, run_id: str, top: int = 5) -> list[dict[str, Any]]:
     """The run's most frequent failure causes: ``{"error", "message", "count"}``, most frequent first."""
     from maestro_core.failure_budget import failure_causes
 
@@ -107,7 +110,7 @@ def run_failures(wh: Any, run_id: str, top: int = 5) -> list[dict[str, Any]]:
     return [c.to_dict() for c in failure_causes(outcomes, top)]
 
 
-def existing_statuses(wh: Any, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def existing_statuses(wh: Warehouse, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """REQUEST_ID -> stored GENERATION_REQUESTS row, for the given ids."""
     found: dict[str, dict[str, Any]] = {}
     ids = list(dict.fromkeys(request_ids))
@@ -119,7 +122,7 @@ def existing_statuses(wh: Any, request_ids: Sequence[str]) -> dict[str, dict[str
     return found
 
 
-def record_planned(wh: Any, requests: pa.Table) -> int:
+def record_planned(wh: Warehouse, requests: pa.Table) -> int:
     """Inserts ``planned`` rows for requests not yet in GENERATION_REQUESTS (existing rows are not touched)."""
     stored = existing_statuses(wh, requests["REQUEST_ID"].to_pylist())
     now = utcnow()
@@ -128,7 +131,7 @@ def record_planned(wh: Any, requests: pa.Table) -> int:
     return wh.upsert("GENERATION_REQUESTS", rows).changed if rows else 0
 
 
-def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: str) -> LoadReport:
+def load_run(wh: Warehouse, requests: pa.Table, results: pa.Table, platform_holder: str) -> LoadReport:
     """One transaction: MERGE the tracks, provenance and splits of generated results, and every request's status.
 
     Args:
@@ -179,7 +182,7 @@ def load_run(wh: Any, requests: pa.Table, results: pa.Table, platform_holder: st
     return report
 
 
-def platform_holder_id(wh: Any) -> str:
+def platform_holder_id(wh: Warehouse) -> str:
     """The RIGHTS_HOLDERS row of KIND 'platform' (the first by id): it receives every split's remainder."""
     holder = wh.scalar_file("pipeline/platform_holder.sql")
     if not holder:

@@ -249,7 +249,7 @@ def test_snapshot_round_trips_through_the_warehouse_and_hostile_terms_stay_data(
             "MELODY_SEED_ASSET_ID": "asset_seed_001", "TERRITORIES": ["US", "DE"], "TARGET_COUNT": 1, "PRIORITY": 1,
             "ACTIVE": True}])
         loaded = load_snapshot(wh)
-        decision = gate_prompt(wh, "p'; DROP TABLE PROMPT_CATALOG;--", DAY)
+        decision = gate_prompt(wh, "p'; DROP TABLE PROMPT_CATALOG;--", DAY, ())
         assert wh.table_exists("LICENSES") and wh.table_exists("PROMPT_CATALOG")
     assert set(loaded.licenses) == set(licenses) and set(loaded.blocked_terms) == set(terms)
     assert decision.codes == ("blocked_term",)

@@ -74,6 +74,18 @@ class ComposerEngine:
     version = ENGINE_VERSION
 
     @classmethod
+    def asset_ids(cls) -> tuple[str, ...]:
+        """The engine's own source, the default embedding model and the default SoundFont, as ASSETS ids.
+
+        The gate asks for these licenses whatever SoundFont or model path is configured: a configured file is
+        recorded under its own id in provenance (``assets``) but licensed under the default's row.
+        """
+        from maestro_core import assets as asset_registry
+
+        return tuple(sorted((asset_registry.ENGINE_ASSET_ID, asset_registry.MODEL_ASSET_ID,
+                             asset_registry.SOUNDFONT_ASSET_ID)))
+
+    @classmethod
     def style(cls, genre: str, mood: str) -> tuple[str, str]:
         """The preset names for ``genre`` and ``mood`` (aliases and spelling resolved).
 

@@ -54,6 +54,7 @@ def rights_check(
     on_date: Annotated[str, typer.Option("--date", help="Date the rights must hold (YYYY-MM-DD, default today).")] = "",
 ) -> None:
     """Run the rights gate for a prompt and print the decision; exit 0 when allowed, 1 when denied."""
+    from inference.engine import engine_asset_ids
     from maestro_core.config import load_settings
     from maestro_core.errors import InputError
     from maestro_core.rights_snapshot import gate_prompt
@@ -63,8 +64,9 @@ def rights_check(
         day = dt.date.fromisoformat(on_date) if on_date else dt.datetime.now(dt.UTC).date()
     except ValueError:
         raise InputError("--date", f"{on_date!r} is not YYYY-MM-DD") from None
-    with connect(load_settings()) as wh:
-        decision = gate_prompt(wh, prompt_id, day)
+    settings = load_settings()
+    with connect(settings) as wh:
+        decision = gate_prompt(wh, prompt_id, day, engine_asset_ids(settings.engine))
     if decision.allowed:
         console.print(f"allowed: {prompt_id} on {day} relies on "
                       + ", ".join(f"{r.license_id} ({r.holder_id}, {r.share_bps} bps)" for r in decision.relied_on),
