@@ -30,7 +30,7 @@ DAG_ID = "maestro_analytics_refresh"
     tags=["maestro", "analytics"],
     doc_md=__doc__,
 )
-def maestro_analytics_refresh():
+def maestro_analytics_refresh() -> None:
     @task
     def heavy_queries() -> list[str]:
         from maestro_core.analytics import list_queries

@@ -58,7 +58,7 @@ SCHEDULE = os.environ.get("MAESTRO_CATALOG_SCHEDULE", "@daily")
         "batch_size": Param(1, type="integer", minimum=1),
     },
 )
-def maestro_catalog_generation():
+def maestro_catalog_generation() -> None:
     generation_tasks(DAG_ID, planner="catalog")
 
 

@@ -42,7 +42,7 @@ DAG_ID = "maestro_playlist_fill"
         "failure_budget_first_n": Param(None, type=["null", "integer"], minimum=1),
     },
 )
-def maestro_playlist_fill():
+def maestro_playlist_fill() -> None:
     generation_tasks(DAG_ID, planner="playlist")
 
 

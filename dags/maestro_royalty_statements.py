@@ -42,7 +42,7 @@ DAG_ID = "maestro_royalty_statements"
         "engine": Param("spark", enum=["spark", "sql"]),
     },
 )
-def maestro_royalty_statements():
+def maestro_royalty_statements() -> None:
     @task
     def choose_period() -> str:
         from maestro_core.royalty_rules import previous_period

@@ -167,3 +167,41 @@ def test_maestro_config_that_is_a_directory_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("MAESTRO_CONFIG", str(tmp_path))
     with pytest.raises(ConfigError, match="is a directory, not a file"):
         load_settings(home=tmp_path)
+
+
+def test_credentials_resolved_by_the_orchestrator_fill_the_connector_arguments() -> None:
+    s = load_settings(warehouse_url="snowflake://acme/MAESTRO/CORE").model_copy(update={
+        "snowflake_conn_id": "maestro_snowflake",
+        "snowflake_connection": {"user": "svc", "password": "from-airflow", "warehouse": "GEN_WH", "role": None}})
+    args = s.snowflake_connect_args()
+    assert (args["user"], args["password"], args["warehouse"]) == ("svc", "from-airflow", "GEN_WH")
+    assert args.get("role") is None  # an empty field of the connection leaves the setting (unset) as it was
+    assert "from-airflow" not in repr(s) and "snowflake_connection" not in s.model_dump()
+
+
+def test_an_airflow_connection_id_outside_airflow_is_named_not_looked_up() -> None:
+    s = load_settings(warehouse_url="snowflake://svc@acme/MAESTRO/CORE", snowflake_conn_id="maestro_snowflake")
+    with pytest.raises(ConfigError) as err:
+        s.snowflake_connect_args()
+    assert err.value.field == "MAESTRO_SNOWFLAKE_CONN_ID"
+
+
+def test_task_settings_read_the_named_airflow_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from maestro_pipeline.tasks import task_settings
+
+    conn = ('{"conn_type": "snowflake", "login": "svc", "password": "pw", "schema": "CORE",'
+            ' "extra": {"account": "acme", "database": "MAESTRO", "warehouse": "WH"}}')
+    monkeypatch.setenv("AIRFLOW_CONN_MAESTRO_SNOWFLAKE", conn)
+    monkeypatch.setenv("MAESTRO_WAREHOUSE_URL", "snowflake://")
+    args = task_settings().snowflake_connect_args()
+    assert (args["account"], args["user"], args["password"], args["schema"]) == ("acme", "svc", "pw", "CORE")
+
+
+def test_task_settings_refuse_a_named_connection_that_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    from maestro_pipeline.tasks import task_settings
+
+    monkeypatch.setenv("MAESTRO_WAREHOUSE_URL", "snowflake://svc@acme/MAESTRO/CORE")
+    monkeypatch.setenv("MAESTRO_SNOWFLAKE_CONN_ID", "no_such_connection")
+    with pytest.raises(ConfigError) as err:
+        task_settings()
+    assert err.value.field == "MAESTRO_SNOWFLAKE_CONN_ID"

@@ -6,11 +6,13 @@ and velocities follow each section's energy, so the dynamics change across the p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from inference.composer.accompaniment import bass_bar, comp_bar, drum_bar, ending_hits, voice
+from inference.composer.form import Section
 from inference.composer.gm import CLOSED_HAT, CRASH, KICK, RIDE, SHAKER, TAMBOURINE
 from inference.composer.melody import (
     STEP,
@@ -86,7 +88,7 @@ def arrange(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator) -> 
     return Arrangement(plan.tempo_bpm, beats, TPB, plan.total_bars * bar_ticks, tuple(parts), plan)
 
 
-def _bars(plan: Plan):
+def _bars(plan: Plan) -> Iterator[tuple[Section, int, Chord, Chord, bool]]:
     """(section, bar index in piece, chord, next chord, is final bar) for every bar."""
     flat = [(s, s.start_bar + i, c) for s, chords in zip(plan.sections, plan.chords, strict=True)
             for i, c in enumerate(chords)]
