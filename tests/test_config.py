@@ -186,7 +186,7 @@ def test_an_airflow_connection_id_outside_airflow_is_named_not_looked_up() -> No
     assert err.value.field == "MAESTRO_SNOWFLAKE_CONN_ID"
 
 
-def test_task_settings_read_the_named_airflow_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_task_settings_read_the_named_airflow_connection(airflow_env, monkeypatch: pytest.MonkeyPatch) -> None:
     from maestro_pipeline.tasks import task_settings
 
     conn = ('{"conn_type": "snowflake", "login": "svc", "password": "pw", "schema": "CORE",'
@@ -197,7 +197,8 @@ def test_task_settings_read_the_named_airflow_connection(monkeypatch: pytest.Mon
     assert (args["account"], args["user"], args["password"], args["schema"]) == ("acme", "svc", "pw", "CORE")
 
 
-def test_task_settings_refuse_a_named_connection_that_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_task_settings_refuse_a_named_connection_that_does_not_exist(airflow_env,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from maestro_pipeline.tasks import task_settings
 
     monkeypatch.setenv("MAESTRO_WAREHOUSE_URL", "snowflake://svc@acme/MAESTRO/CORE")
