@@ -2,10 +2,10 @@
 -> load (one MERGE transaction) -> close run.
 
 Each stage is a function an Airflow task (or :func:`run_catalog`) calls: it reads its input table from staging,
-writes its output table to staging and returns the key, so XComs carry ids and URIs only. The table-to-table work
+writes its output table to staging and returns its path, so XComs carry ids and URIs only. The table-to-table work
 lives in :mod:`~maestro_pipeline.planning`, :mod:`maestro_pipeline.fanout` and :mod:`~maestro_pipeline.records`.
 
-Idempotency: ids, seeds, object keys and run ids are deterministic; requests already ``generated`` are ``done``
+Idempotency: ids, seeds, object paths and run ids are deterministic; requests already ``generated`` are ``done``
 and skipped; a request whose files are stored but whose rows were never loaded is resumed from storage by the
 worker; loads are MERGEs that leave unchanged rows untouched. So re-running a date, finished or interrupted at
 any step, ends in the state an uninterrupted run leaves.
@@ -170,7 +170,7 @@ def shard_stage(ctx: RunContext, gated_path: str, options: PipelineOptions) -> l
 
 
 def generate_stage(ctx: RunContext, gated_path: str, shard_no: int, n_shards: int, options: PipelineOptions) -> str:
-    """Generates one shard on Ray (workers QC, sign and store); returns the key of its result table.
+    """Generates one shard on Ray (workers QC, sign and store); returns the path of its result table.
 
     Results are judged against the failure budget as they arrive: when the first N fail alike the rest of the
     shard is cancelled. A shard over budget records what it did (failed requests with their reasons, tracks it

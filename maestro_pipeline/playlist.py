@@ -35,7 +35,7 @@ def context(settings: Settings, logical_date: Any, airflow: dict[str, Any] | Non
 
 
 def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
-    """Requests for every playlist below target, recorded as ``planned``; returns the staged table's key."""
+    """Requests for every playlist below target, recorded as ``planned``; returns the staged table's path."""
     with warehouse(ctx.settings) as wh:
         playlists = wh.query_file("playlists/playlists.sql").to_pylist()
         prompts = wh.query_file("playlists/catalog_prompts.sql").to_pylist()

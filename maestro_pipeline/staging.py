@@ -22,7 +22,7 @@ def stage_path(run_id: str, name: str) -> str:
 
 
 def write_stage(store: TrackStore, run_id: str, name: str, table: pa.Table) -> str:
-    """Stores ``table`` as stage ``name``; returns its key."""
+    """Stores ``table`` as stage ``name``; returns its object path."""
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     key = stage_path(run_id, name)
