@@ -125,6 +125,22 @@ class Settings(BaseSettings):
     isrc_country: str = Field(default="ZZ", description="two letters, ISO 3166-1 alpha-2 (ZZ for test codes)")
     isrc_registrant: str = Field(default="MAE", description="three letters or digits")
 
+    # Delivery in DDEX formats (ERN 4.3.2 releases, DSR usage reports). Delivery refuses to start without the
+    # party ids and names (no invented defaults: a platform ingests what we send under these ids).
+    ddex_sender_dpid: str | None = Field(default=None, description="our DDEX Party ID, e.g. PADPIDA2014120301H")
+    ddex_sender_name: str | None = Field(default=None, description="our party name on DDEX messages (the label)")
+    ddex_recipient_dpid: str | None = Field(default=None, description="the receiving platform's DDEX Party ID")
+    ddex_recipient_name: str | None = Field(default=None, description="the receiving platform's party name")
+    artist_name: str | None = Field(default=None, description="display artist of delivered releases")
+    label_name: str | None = Field(default=None, description="label on delivered releases and the P-line")
+    delivery_format: Literal["flac", "wav"] = Field(default="flac", description="audio format of delivered files")
+
+    # Royalty policy (docs/royalties.md): how a pool is divided among the period's tracks.
+    royalty_policy: Literal["pro_rata", "streaming_2024", "user_centric"] = Field(
+        default="pro_rata", description="pro_rata, streaming_2024 or user_centric")
+    functional_genres: list[str] = Field(default_factory=lambda: ["ambient", "ambient-noise", "sleep"],
+                                         description="genres streaming_2024 treats as functional (JSON list)")
+
     @classmethod
     def settings_customise_sources(
         cls,
