@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     # Royalty policy (docs/royalties.md): how a pool is divided among the period's tracks.
     royalty_policy: Literal["pro_rata", "streaming_2024", "user_centric"] = Field(
         default="pro_rata", description="pro_rata, streaming_2024 or user_centric")
-    functional_genres: list[str] = Field(default_factory=lambda: ["ambient", "ambient-noise", "sleep"],
+    functional_genres: list[str] = Field(default_factory=lambda: ["ambient-noise", "sleep"],
                                          description="genres streaming_2024 treats as functional (JSON list)")
 
     @classmethod
