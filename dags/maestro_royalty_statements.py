@@ -14,7 +14,9 @@ nothing is written. Once the pools are loaded, clear that task (or trigger with 
 Bad input or configuration (malformed pools or splits, a bad `MAESTRO_*` setting) fails the task at once, without
 retries; transient errors (warehouse, Spark) are retried.
 
-Params: `period` (override, `YYYY-MM`), `engine` (`spark` or `sql`).
+Params: `period` (override, `YYYY-MM`), `engine` (`spark` or `sql`), `policy` (`pro_rata`, `streaming_2024` or
+`user_centric`; unset: the `MAESTRO_ROYALTY_POLICY` setting, default `pro_rata`; docs/royalties.md). The policy is
+recorded in ROYALTY_RUNS.POLICY; re-running a month under another policy replaces its statements.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ DAG_ID = "maestro_royalty_statements"
     params={
         "period": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
         "engine": Param("spark", enum=["spark", "sql"]),
+        # maestro_core.royalty_rules.POLICIES (not imported here: DAG files parse without the pipeline's imports).
+        "policy": Param(None, type=["null", "string"], enum=[None, "pro_rata", "streaming_2024", "user_centric"]),
     },
 )
 def maestro_royalty_statements() -> None:
@@ -61,10 +65,13 @@ def maestro_royalty_statements() -> None:
 
         with tasks.failing_fast():
             try:
-                run = run_royalties(tasks.task_settings(), period, engine=get_current_context()["params"]["engine"])
+                params = get_current_context()["params"]
+                run = run_royalties(tasks.task_settings(), period, engine=params["engine"],
+                                    policy=params.get("policy"))
             except PoolsNotLoaded as exc:  # not an error: the month cannot be paid yet
                 raise AirflowSkipException(str(exc)) from exc
-        return {"period": run.period, "ledger_lines": run.ledger_lines, "stale_deleted": run.stale_deleted,
+        return {"period": run.period, "policy": run.policy, "ledger_lines": run.ledger_lines,
+                "stale_deleted": run.stale_deleted,
                 **{k: v for k, v in run.report.as_row().items() if k != "period"}}
 
     compute_and_load(choose_period())

@@ -2,9 +2,15 @@
 
 Inputs (Parquet, UPPER CASE columns as the warehouse exports them) under ``inputs_dir``:
 
-* ``stream_events.parquet``: EVENT_ID, TRACK_ID, TERRITORY, EVENT_TS (UTC), MS_PLAYED (ms)
+* ``stream_events.parquet``: EVENT_ID, TRACK_ID, TERRITORY, EVENT_TS (UTC), MS_PLAYED (ms) and, for the
+  ``user_centric`` policy, LISTENER_ID (NULL or absent: not attributed to a listener, so it earns nothing there)
 * ``royalty_splits.parquet``: TRACK_ID, HOLDER_ID, SHARE_BPS (bps; each track sums to 10000)
 * ``revenue_pools.parquet``: PERIOD, TERRITORY, CURRENCY, AMOUNT (decimal, at most 6 places)
+* for the ``streaming_2024`` policy only, ``track_activity.parquet``: TRACK_ID, GENRE, DURATION_MS,
+  TRAILING_STREAMS (qualifying streams in the trailing 12 months, as ``sql/royalties/track_activity.sql`` exports)
+
+The policy (``pro_rata``, the default, ``streaming_2024`` or ``user_centric``; see maestro_core.royalty_rules and
+docs/royalties.md) decides which streams earn and how each pool is split over them.
 
 Outputs under ``out_dir``: ``ledger.parquet`` and ``statements.parquet`` (see RoyaltyResult) and, when
 ``out_dir`` is a local path, ``report.json`` (the RoyaltyReport; see :func:`write_report`), written last, so its
@@ -14,9 +20,10 @@ Money never touches a float: a pool is integer micro-units, a line's exact share
 ``P*s*b / (T*10000)`` held in decimal(38,0), its floor is Spark's exact integral division, and the micro-units
 left over in a pool go to the lines with the largest remainders (ties by TRACK_ID, HOLDER_ID).
 
-Run as ``spark-submit jobs/royalty_statements.py --inputs DIR --period YYYY-MM --out DIR`` or call
-``run_royalty_statements(spark, inputs_dir, period, out_dir)``. Spark's own log is WARN and above: ``main`` sets
-``spark.log.level=WARN`` unless given one, and ``jobs/log4j2.properties`` (pass it with ``--driver-java-options
+Run as ``spark-submit jobs/royalty_statements.py --inputs DIR --period YYYY-MM --out DIR [--policy NAME]
+[--functional-genres a,b]`` or call ``run_royalty_statements(spark, inputs_dir, period, out_dir, policy=...)``.
+Spark's own log is WARN and above: ``main`` sets ``spark.log.level=WARN`` unless given one, and
+``jobs/log4j2.properties`` (pass it with ``--driver-java-options
 -Dlog4j2.configurationFile=file:jobs/log4j2.properties``) silences the start-up lines before the context exists.
 """
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,11 +41,16 @@ from urllib.parse import urlparse
 from maestro_core.atomic import atomic_path
 from maestro_core.errors import InputError
 from maestro_core.royalty_rules import (
+    DEFAULT_FUNCTIONAL_GENRES,
+    DEFAULT_POLICY,
+    FUNCTIONAL_MIN_MS,
+    MIN_TRAILING_STREAMS,
     QUALIFYING_MS,
     TOTAL_BPS,
     RoyaltyReport,
     RoyaltyResult,
     UnallocatedPool,
+    check_policy,
     from_micros,
     period_bounds,
     to_micros,
@@ -50,6 +63,8 @@ INPUT_FILES = {
     "ROYALTY_SPLITS": "royalty_splits.parquet",
     "REVENUE_POOLS": "revenue_pools.parquet",
 }
+# Inputs that only some policies read: the policy -> {table: file}.
+POLICY_INPUT_FILES = {"streaming_2024": {"TRACK_ACTIVITY": "track_activity.parquet"}}
 OUTPUT_FILES = ("ledger.parquet", "statements.parquet")
 REPORT_FILE = "report.json"
 # Log4j 2 configuration for the driver JVM: WARN and above on stderr. Spark reads it only at JVM start, so it goes
@@ -61,8 +76,9 @@ SPARK_LOG_LEVEL = "WARN"
 _MAX_NAMED = 20  # tracks named in an error message
 
 
-def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: str) -> RoyaltyResult:
-    """Computes ROYALTY_LEDGER and ROYALTY_STATEMENTS rows for ``period`` and writes them as Parquet.
+def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: str, policy: str = DEFAULT_POLICY,
+                           functional_genres: Collection[str] = DEFAULT_FUNCTIONAL_GENRES) -> RoyaltyResult:
+    """Computes ROYALTY_LEDGER and ROYALTY_STATEMENTS rows for ``period`` under ``policy`` and writes them as Parquet.
 
     Args:
         spark: a SparkSession; its session time zone is set to UTC (the rule's calendar).
@@ -70,17 +86,22 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
         period: the UTC month, ``YYYY-MM``.
         out_dir: directory for ``ledger.parquet`` and ``statements.parquet`` (replaced if present) and, when it is
             local, ``report.json`` (removed first, written last).
+        policy: ``pro_rata`` (default), ``streaming_2024`` or ``user_centric``.
+        functional_genres: the genres ``streaming_2024`` treats as functional (settings.functional_genres).
 
     Raises:
-        InputError: the period is malformed or has no pool; a pool amount has more than 6 decimal places, is
-            negative or is not decimal; splits of a track do not sum to 10000 bps (naming the tracks).
+        InputError: the policy is unknown (naming ``policy``); the period is malformed or has no pool; a pool
+            amount has more than 6 decimal places, is negative or is not decimal; splits of a track do not sum to
+            10000 bps (naming the tracks).
     """
     from pyspark.sql import functions as F
 
+    check_policy(policy, "policy")
     start, end = period_bounds(period)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     base = inputs_dir.rstrip("/")
-    read = {name: spark.read.parquet(f"{base}/{file}") for name, file in INPUT_FILES.items()}
+    files = {**INPUT_FILES, **POLICY_INPUT_FILES.get(policy, {})}
+    read = {name: spark.read.parquet(f"{base}/{file}") for name, file in files.items()}
 
     out = out_dir.rstrip("/")
     local = local_dir(out)
@@ -95,7 +116,16 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
         paid = cells.where(F.col("KNOWN") & (F.col("QUALIFYING") > 0)).select(
             "TERRITORY", "TRACK_ID", F.col("QUALIFYING").alias("STREAMS")
         )
-        ledger = _ledger(paid, splits, pools, period)
+        if policy == "streaming_2024":
+            paid = paid.join(_earning_tracks(read["TRACK_ACTIVITY"], functional_genres), "TRACK_ID", "left_semi")
+        if policy == "user_centric":
+            played = _listener_track_counts(read["STREAM_EVENTS"], start, end).join(
+                splits.select("TRACK_ID").distinct(), "TRACK_ID", "left_semi")
+            ledger = _user_centric_ledger(played, splits, pools, period)
+            paid_territories = {r["TERRITORY"] for r in played.select("TERRITORY").distinct().collect()}
+        else:
+            ledger = _ledger(paid, splits, pools, period)
+            paid_territories = {r["TERRITORY"] for r in paid.select("TERRITORY").distinct().collect()}
         statements = ledger.groupBy("PERIOD", "HOLDER_ID", "CURRENCY").agg(
             F.sum("STREAMS").cast("long").alias("STREAMS"),
             F.sum("AMOUNT").cast("decimal(38,6)").alias("AMOUNT"),
@@ -108,12 +138,12 @@ def run_royalty_statements(spark: Any, inputs_dir: str, period: str, out_dir: st
         statements.coalesce(1).sortWithinPartitions("HOLDER_ID", "CURRENCY").write.mode("overwrite").parquet(
             statements_path
         )
-        report = _report(cells, pools, period)
+        report = _report(cells, pools, period, paid_territories)
     finally:
         # Unpersist the cached plan itself: a later run over a rewritten file would otherwise reuse stale rows.
         counted.unpersist(blocking=True)
-    log.info("royalties %s: %s", period, report.as_row())
-    result = RoyaltyResult(period, ledger_path, statements_path, report, engine="spark")
+    log.info("royalties %s (%s): %s", period, policy, report.as_row())
+    result = RoyaltyResult(period, ledger_path, statements_path, report, engine="spark", policy=policy)
     if local is None:
         log.warning("%s is not a local path: %s not written (the report is in this log)", out, REPORT_FILE)
     else:
@@ -128,7 +158,7 @@ def write_report(result: RoyaltyResult, out_dir: Path) -> Path:
     "statements.parquet", "report": RoyaltyReport.as_row()}`` (amounts as decimal text); :func:`read_report`
     reads it back.
     """
-    document = {"period": result.period, "engine": result.engine, "ledger": OUTPUT_FILES[0],
+    document = {"period": result.period, "engine": result.engine, "policy": result.policy, "ledger": OUTPUT_FILES[0],
                 "statements": OUTPUT_FILES[1], "report": result.report.as_row()}
     path = out_dir / REPORT_FILE
     with atomic_path(path) as tmp:
@@ -152,6 +182,19 @@ def read_report(path: Path, field: str = "report") -> tuple[str, RoyaltyReport]:
                                                       **counts)
     except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
         raise InputError(field, f"{path} is not a royalty report ({type(exc).__name__}: {exc})") from exc
+
+
+def read_report_policy(path: Path) -> str:
+    """The policy a ``report.json`` records (``pro_rata`` for reports written before policies existed).
+
+    Raises:
+        InputError: naming ``policy`` when it is not a known policy.
+    """
+    try:
+        policy = json.loads(path.read_text()).get("policy", DEFAULT_POLICY)
+    except (ValueError, AttributeError):
+        policy = None
+    return check_policy(str(policy), "policy")
 
 
 def local_dir(location: str) -> Path | None:
@@ -299,8 +342,103 @@ def _ledger(paid: Any, splits: Any, pools: Any, period: str) -> Any:
     )
 
 
-def _report(cells: Any, pools: Any, period: str) -> RoyaltyReport:
-    """Counts for the run report, from the small per-(territory, track) table and the pools."""
+def _earning_tracks(activity_df: Any, functional_genres: Collection[str]) -> Any:
+    """TRACK_ID of the tracks that earn under streaming_2024 (maestro_core.royalty_rules.streaming_2024_eligible)."""
+    from pyspark.sql import functions as F
+
+    genres = sorted(set(functional_genres))
+    functional = F.col("GENRE").isin(genres) if genres else F.lit(False)
+    short = F.col("DURATION_MS").cast("long") < FUNCTIONAL_MIN_MS
+    earning = (F.col("TRAILING_STREAMS").cast("long") >= MIN_TRAILING_STREAMS) & ~(
+        F.coalesce(functional, F.lit(False)) & F.coalesce(short, F.lit(False)))
+    return activity_df.where(earning).select("TRACK_ID").distinct()
+
+
+def _listener_track_counts(events_df: Any, start: Any, end: Any) -> Any:
+    """Qualifying streams per (TERRITORY, LISTENER_ID, TRACK_ID) of events with a listener, deduplicated by EVENT_ID
+    as :func:`_territory_track_counts` does (LISTENER_ID the last tie-breaker, as the SQL check orders them)."""
+    from pyspark.sql import functions as F
+
+    listener = F.col("LISTENER_ID") if "LISTENER_ID" in events_df.columns else F.lit(None)
+    events = events_df.select(
+        "EVENT_ID",
+        F.col("EVENT_TS").cast("timestamp").alias("EVENT_TS"),
+        "TRACK_ID",
+        "TERRITORY",
+        F.col("MS_PLAYED").cast("long").alias("MS_PLAYED"),
+        listener.cast("string").alias("LISTENER_ID"),
+    )
+    deduped = events.groupBy("EVENT_ID").agg(
+        F.min(F.struct("EVENT_TS", "TRACK_ID", "TERRITORY", "MS_PLAYED", "LISTENER_ID")).alias("E"))
+    ts, ms = F.col("E.EVENT_TS"), F.col("E.MS_PLAYED")
+    qualifying = (ms.isNotNull() & (ms >= QUALIFYING_MS) & ts.isNotNull()
+                  & (ts >= F.lit(start.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp"))
+                  & (ts < F.lit(end.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp"))
+                  & F.col("E.LISTENER_ID").isNotNull())
+    return deduped.where(qualifying).groupBy(
+        F.col("E.TERRITORY").alias("TERRITORY"), F.col("E.LISTENER_ID").alias("LISTENER_ID"),
+        F.col("E.TRACK_ID").alias("TRACK_ID"),
+    ).agg(F.count("*").cast("long").alias("STREAMS"))
+
+
+def _user_centric_ledger(played: Any, splits: Any, pools: Any, period: str) -> Any:
+    """user_centric ledger lines: each pool split equally over its territory's listeners (left-over micro-units to
+    the first LISTENER_IDs), each listener's share over that listener's (track, holder) lines by largest remainder,
+    then summed per (track, holder). maestro_core.royalty_rules.allocate_pool_user_centric is the reference."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    big = "decimal(38,0)"
+    listeners = played.groupBy("TERRITORY", "LISTENER_ID").agg(F.sum("STREAMS").alias("LISTENER_STREAMS"))
+    pool = Window.partitionBy("TERRITORY", "CURRENCY")
+    shares = (
+        listeners.join(F.broadcast(pools), "TERRITORY")
+        .withColumn("LISTENERS", F.count("*").over(pool).cast(big))
+        .withColumn("RANK_IN_POOL", F.row_number().over(pool.orderBy(F.col("LISTENER_ID").asc())))
+        .withColumn(
+            "SHARE_MICROS",
+            (F.expr("POOL_MICROS div LISTENERS").cast(big)
+             + F.when(F.col("RANK_IN_POOL") <= F.expr("POOL_MICROS % LISTENERS"), 1).otherwise(0)).cast(big),
+        )
+        .select("TERRITORY", "CURRENCY", "LISTENER_ID", "LISTENER_STREAMS", "SHARE_MICROS")
+    )
+    lines = (
+        shares.join(played, ["TERRITORY", "LISTENER_ID"])
+        .join(splits, "TRACK_ID")
+        .withColumn(
+            "NUMERATOR",
+            F.col("SHARE_MICROS").cast(big) * F.col("STREAMS").cast(big) * F.col("SHARE_BPS").cast(big),
+        )
+        .withColumn("DENOMINATOR", F.col("LISTENER_STREAMS").cast(big) * F.lit(TOTAL_BPS).cast(big))
+        .withColumn("FLOOR_MICROS", F.expr("NUMERATOR div DENOMINATOR"))
+        .withColumn("REMAINDER", F.expr("NUMERATOR % DENOMINATOR"))
+    )
+    share = Window.partitionBy("TERRITORY", "CURRENCY", "LISTENER_ID")
+    by_remainder = share.orderBy(F.col("REMAINDER").desc(), F.col("TRACK_ID").asc(), F.col("HOLDER_ID").asc())
+    rounded = lines.withColumn(
+        "LEFTOVER", F.col("SHARE_MICROS") - F.sum("FLOOR_MICROS").over(share).cast(big)
+    ).withColumn(
+        "MICROS",
+        F.col("FLOOR_MICROS") + F.when(F.row_number().over(by_remainder) <= F.col("LEFTOVER"), 1).otherwise(0),
+    )
+    per_track = rounded.groupBy("TERRITORY", "CURRENCY", "TRACK_ID", "HOLDER_ID").agg(
+        F.sum("MICROS").cast(big).alias("MICROS"), F.sum("STREAMS").cast("long").alias("STREAMS"))
+    return per_track.select(
+        F.lit(period).alias("PERIOD"),
+        "TERRITORY",
+        "TRACK_ID",
+        "HOLDER_ID",
+        "CURRENCY",
+        (F.col("MICROS").cast("decimal(31,0)") * F.lit(Decimal("0.000001")).cast("decimal(7,6)"))
+        .cast("decimal(38,6)")
+        .alias("AMOUNT"),
+        F.col("STREAMS").cast("long").alias("STREAMS"),
+    )
+
+
+def _report(cells: Any, pools: Any, period: str, paid_territories: set[str]) -> RoyaltyReport:
+    """Counts for the run report, from the small per-(territory, track) table and the pools; a pool is unallocated
+    when the policy paid no stream in its territory (``paid_territories``)."""
     from pyspark.sql import functions as F
 
     pooled = pools.select("TERRITORY").distinct().withColumn("POOLED", F.lit(True))
@@ -323,8 +461,6 @@ def _report(cells: Any, pools: Any, period: str) -> RoyaltyReport:
         total("QUALIFYING", known & ~has_pool).alias("unpooled_streams"),
         total("QUALIFYING", known & has_pool).alias("paid_streams"),
     ).collect()[0]
-    paid = flagged.where(known & (F.col("QUALIFYING") > 0)).select("TERRITORY").distinct()
-    paid_territories = {r["TERRITORY"] for r in paid.collect()}
     unallocated = tuple(
         UnallocatedPool(r["TERRITORY"], r["CURRENCY"], from_micros(int(r["POOL_MICROS"])))
         for r in pools.orderBy("TERRITORY", "CURRENCY").collect()
@@ -345,6 +481,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inputs", required=True, help="directory with the three input Parquet datasets")
     parser.add_argument("--period", required=True, help="YYYY-MM (UTC)")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--policy", default=DEFAULT_POLICY, help="pro_rata (default), streaming_2024 or user_centric")
+    parser.add_argument("--functional-genres", default=",".join(DEFAULT_FUNCTIONAL_GENRES),
+                        help="comma-separated genres streaming_2024 treats as functional")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # its INFO lines narrate every gateway call
@@ -360,7 +499,9 @@ def main(argv: list[str] | None = None) -> None:
         builder = builder.config("spark.log.level", SPARK_LOG_LEVEL)
     spark = builder.getOrCreate()
     try:
-        result = run_royalty_statements(spark, args.inputs, args.period, args.out)
+        genres = [g for g in args.functional_genres.split(",") if g]
+        result = run_royalty_statements(spark, args.inputs, args.period, args.out, policy=args.policy,
+                                        functional_genres=genres)
     finally:
         spark.stop()
     log.info("result %s", json.dumps({"ledger": result.ledger_path, "statements": result.statements_path,

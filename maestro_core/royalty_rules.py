@@ -15,12 +15,21 @@ Everything is computed on integers: with ``P`` the pool in micro-units, ``s`` a 
 ``b`` a holder's bps and ``T`` the territory's qualifying streams, a line's exact value in micro-units is
 ``P*s*b / (T*10000)``; its floor and remainder are integer division, and the sum of all lines' numerators is
 exactly ``P*T*10000``, so ``P - sum(floors)`` lines receive one extra micro-unit.
+
+That is the ``pro_rata`` policy, the default. The others (docs/royalties.md, "Royalty policies") change which
+streams earn and how a pool is split, with the same integer largest-remainder allocation:
+
+* ``streaming_2024`` (:func:`allocate_pool_streaming_2024`): pro-rata over the tracks that earn
+  (:func:`streaming_2024_eligible`: >= 1000 qualifying streams in the trailing 12 months; a functional-genre track
+  must last >= 120 s); the others' shares are reallocated within the pool.
+* ``user_centric`` (:func:`allocate_pool_user_centric`): the pool split equally over the listeners active in it
+  (:func:`split_equally`), each listener's share pro-rata over only that listener's streams.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -32,6 +41,15 @@ QUALIFYING_MS = 30_000
 MICROS_PER_UNIT = 1_000_000
 AMOUNT_SCALE = 6
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+# Royalty policies (docs/royalties.md): which streams of a pool earn, and how the pool is split over them.
+POLICIES = ("pro_rata", "streaming_2024", "user_centric")
+DEFAULT_POLICY = "pro_rata"
+# streaming_2024 (Spotify, announced 2023-11-21, live 2024-04-01).
+MIN_TRAILING_STREAMS = 1_000  # qualifying streams of a track in the trailing 12 months, all territories
+TRAILING_MONTHS = 12  # the period and the 11 months before it
+FUNCTIONAL_MIN_MS = 120_000  # a functional-genre track shorter than this earns nothing
+DEFAULT_FUNCTIONAL_GENRES = ("ambient-noise", "sleep")
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -47,6 +65,24 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end
+
+
+def check_policy(policy: str, field_name: str = "royalty_policy") -> str:
+    """``policy`` when it is one of :data:`POLICIES`.
+
+    Raises:
+        InputError: naming ``field_name`` (the setting, the CLI flag or the DAG param) when it is not.
+    """
+    if policy not in POLICIES:
+        raise InputError(field_name, f"{policy!r} is not a royalty policy; accepted: {', '.join(POLICIES)}")
+    return policy
+
+
+def trailing_start(period: str, months: int = TRAILING_MONTHS) -> datetime:
+    """The UTC start of the trailing window of ``months`` months that ends with ``period`` (inclusive)."""
+    start, _end = period_bounds(period)
+    index = start.year * 12 + start.month - 1 - (months - 1)
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 def previous_period(day: datetime) -> str:
@@ -128,6 +164,62 @@ def allocate_pool(
     return floors
 
 
+def streaming_2024_eligible(trailing_streams: int, genre: str | None, duration_ms: int | None,
+                            functional_genres: Collection[str]) -> bool:
+    """Whether a track earns under ``streaming_2024``.
+
+    It needs at least :data:`MIN_TRAILING_STREAMS` qualifying streams in the trailing 12 months, and a track of a
+    functional genre must last at least :data:`FUNCTIONAL_MIN_MS`. A track with no genre is not functional; one with
+    no duration is not short.
+    """
+    if trailing_streams < MIN_TRAILING_STREAMS:
+        return False
+    return not (genre is not None and genre in functional_genres and duration_ms is not None
+                and duration_ms < FUNCTIONAL_MIN_MS)
+
+
+def allocate_pool_streaming_2024(pool_micros: int, track_streams: Mapping[str, int],
+                                 splits: Mapping[str, Mapping[str, int]],
+                                 eligible: Collection[str]) -> dict[tuple[str, str], int]:
+    """``streaming_2024``: :func:`allocate_pool` over the eligible tracks only, so an ineligible track's share is
+    reallocated pro-rata within the pool; empty (the pool is unallocated) when no eligible track has a stream."""
+    return allocate_pool(pool_micros, {t: s for t, s in track_streams.items() if t in eligible}, splits)
+
+
+def split_equally(pool_micros: int, members: Iterable[str]) -> dict[str, int]:
+    """``pool_micros`` split equally over ``members`` in integer micro-units, summing exactly to the pool.
+
+    Each gets the floor of the equal share; the micro-units left over go one each to the first members in id order
+    (largest remainder with all remainders equal, as :func:`allocate_pool` breaks ties). Empty without members.
+    """
+    unique = sorted(set(members))
+    allocated = allocate_pool(pool_micros, {m: 1 for m in unique}, {m: {"": TOTAL_BPS} for m in unique})
+    return {member: micros for (member, _holder), micros in allocated.items()}
+
+
+def allocate_pool_user_centric(pool_micros: int, listener_streams: Mapping[str, Mapping[str, int]],
+                               splits: Mapping[str, Mapping[str, int]]) -> dict[tuple[str, str], int]:
+    """``user_centric``: the pool split equally over its active listeners, then each listener's share pro-rata over
+    only the tracks that listener played (:func:`allocate_pool` per listener), summed per (track, holder).
+
+    Args:
+        pool_micros: the pool amount in micro-units (>= 0).
+        listener_streams: per listener id, that listener's qualifying streams per track in the pool's territory
+            (listeners with no stream are not active and get nothing).
+        splits: holder bps per track.
+
+    Returns:
+        Micro-units per ``(track_id, holder_id)``, summing exactly to ``pool_micros``; empty (unallocated) when no
+        listener has a qualifying stream.
+    """
+    active = [listener for listener, tracks in listener_streams.items() if any(s > 0 for s in tracks.values())]
+    lines: dict[tuple[str, str], int] = {}
+    for listener, micros in split_equally(pool_micros, active).items():
+        for key, value in allocate_pool(micros, listener_streams[listener], splits).items():
+            lines[key] = lines.get(key, 0) + value
+    return lines
+
+
 @dataclass(frozen=True)
 class UnallocatedPool:
     """A pool with no qualifying (matched) streams in its territory: its amount stays unpaid and is reported."""
@@ -190,3 +282,4 @@ class RoyaltyResult:
     statements_path: str
     report: RoyaltyReport
     engine: str = "spark"
+    policy: str = DEFAULT_POLICY

@@ -4,6 +4,10 @@ Events are generated in vectorised chunks (numpy -> Arrow) and loaded in bulk. T
 latest periods that have revenue pools and over those pools' territories; track popularity follows a Zipf-like
 law; about a fifth of plays are skips under 30 s (and some sit exactly at 30 000 ms, the qualifying threshold).
 Event ids derive from the seed and the event's ordinal, so the same call twice loads the same rows.
+
+Each event has a LISTENER_ID (for the user_centric royalty policy): ``lst<seed>-<n>``, one of about one listener per
+:data:`EVENTS_PER_LISTENER` events, drawn from a heavy-tailed law so a few listeners play far more than the rest. It
+is drawn after every other column, so the other columns are what they were before listeners existed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from maestro_core.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 CHUNK = 1_000_000
+EVENTS_PER_LISTENER = 25
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ def generate_events(plan: StreamPlan, chunk: int = CHUNK) -> Iterator[pa.Table]:
     track_ids = pa.array(plan.track_ids, pa.string())
     territory_ids = pa.array(plan.territories, pa.string())
     bounds = np.array([_period_bounds_us(p) for p in plan.periods], dtype=np.int64)
+    n_listeners = max(1, plan.events // EVENTS_PER_LISTENER)
     for start in range(0, plan.events, chunk):
         size = min(chunk, plan.events - start)
         rng = np.random.default_rng([plan.seed, start // chunk, chunk])
@@ -81,6 +87,8 @@ def generate_events(plan: StreamPlan, chunk: int = CHUNK) -> Iterator[pa.Table]:
         skip = rng.random(size) < 0.2
         ms = np.where(skip, rng.integers(1_000, 30_000, size=size), rng.integers(30_000, 240_000, size=size))
         ms[rng.random(size) < 0.01] = 30_000  # the threshold itself qualifies
+        # Heavy-tailed listener activity (Lomax): low indices are the heavy listeners.
+        listener_idx = np.minimum(rng.pareto(1.5, size) * (n_listeners / 20), n_listeners - 1).astype(np.int64)
         ordinals = np.arange(start, start + size, dtype=np.int64)
         event_ids = pc.binary_join_element_wise(f"ev{plan.seed}", pc.cast(pa.array(ordinals), pa.string()), "-")
         yield pa.table({
@@ -89,6 +97,8 @@ def generate_events(plan: StreamPlan, chunk: int = CHUNK) -> Iterator[pa.Table]:
             "TERRITORY": territory_ids.take(pa.array(terr_idx)),
             "EVENT_TS": pa.array(ts, pa.timestamp("us")),
             "MS_PLAYED": pa.array(ms.astype(np.int64)),
+            "LISTENER_ID": pc.binary_join_element_wise(f"lst{plan.seed}", pc.cast(pa.array(listener_idx), pa.string()),
+                                                       "-"),
         })
 
 

@@ -1,6 +1,7 @@
 """``maestro demo``: seed the embedded warehouse, run the catalog DAG through Airflow (``dag.test()`` on a
-throwaway SQLite ``AIRFLOW_HOME`` under MAESTRO_HOME), fill playlists, summarise, then re-run and show that
-nothing changed. The rich rendering lives in the CLI; this module gathers the facts.
+throwaway SQLite ``AIRFLOW_HOME`` under MAESTRO_HOME), fill playlists, summarise, re-run and show that nothing
+changed, then deliver the date's tracks as DDEX ERN 4.3.2 packages. The rich rendering lives in the CLI; this module
+gathers the facts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 DEMO_DATE = dt.date(2026, 11, 15)  # inside the sample licenses' windows, with visible rejections
 DEMO_DURATION_S = 30
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+# DDEX parties for the demo's delivery when none are configured: development ids, named as such, never real ones.
+DEMO_DDEX = {"ddex_sender_dpid": "PADPIDAMAESTRODEV01", "ddex_sender_name": "Maestro Demo Label (development)",
+             "ddex_recipient_dpid": "PADPIDAEXAMPLEDSP01", "ddex_recipient_name": "Example Streaming Service "
+             "(development)", "artist_name": "Maestro Ensemble", "label_name": "Maestro Demo Label (development)"}
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,15 @@ def gather(settings: Settings, run_id: str, dag_state: str) -> DemoFacts:
     sample = tracks[0]["URI"] if tracks else None
     return DemoFacts(run_id, dag_state, by_genre, rejected, failed, splits, sample, settings.storage_url, counts,
                      playlists)
+
+
+def deliver(settings: Settings, day: dt.date) -> tuple[dict[str, Any], bool]:
+    """Delivers the date's tracks (``maestro deliver``), :data:`DEMO_DDEX` filling the DDEX settings left unset.
+
+    Returns:
+        (the delivery report as a dict, whether development party ids were used).
+    """
+    from maestro_pipeline.delivery import run_delivery
+
+    unset = {k: v for k, v in DEMO_DDEX.items() if not getattr(settings, k)}
+    return run_delivery(settings.model_copy(update=unset), day).to_dict(), bool(unset)

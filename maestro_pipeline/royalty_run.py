@@ -2,6 +2,9 @@
 
     run = run_royalties(settings, "2026-03")            # Spark on settings.spark_master
     run = run_royalties(settings, "2026-03", engine="sql")  # the same rule in plain SQL, in the warehouse
+    run = run_royalties(settings, "2026-03", policy="user_centric")  # default: settings.royalty_policy
+
+The policy (``pro_rata``, ``streaming_2024``, ``user_centric``; docs/royalties.md) is recorded in ROYALTY_RUNS.POLICY.
 
 On a cluster the three steps run apart (``maestro royalties export-inputs`` / ``spark-submit`` / ``load-outputs``):
 
@@ -12,7 +15,8 @@ Both engines implement the rule in maestro_core.royalty_rules and agree to the m
 backend-specific part is only the Parquet export (``wh.export_parquet``); the Spark job reads files.
 
 Re-running a period replaces it: new ledger and statement lines are MERGEd on their keys (unchanged lines are not
-touched) and lines of the period that the new result no longer has are deleted, so nothing is double counted.
+touched) and lines of the period that the new result no longer has are deleted, so nothing is double counted;
+this holds across policies too (a rerun under another policy replaces the period's ledger and statements).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +36,16 @@ from maestro_core.atomic import atomic_path
 from maestro_core.config import Settings
 from maestro_core.errors import InputError
 from maestro_core.royalty_rules import (
+    DEFAULT_FUNCTIONAL_GENRES,
+    DEFAULT_POLICY,
     RoyaltyReport,
     RoyaltyResult,
     UnallocatedPool,
+    check_policy,
     from_micros,
     period_bounds,
     to_micros,
+    trailing_start,
 )
 from maestro_core.warehouse import UpsertResult, Warehouse, connect, read_sql
 
@@ -50,6 +58,13 @@ STATEMENT_KEY = ("PERIOD", "HOLDER_ID", "CURRENCY")
 _EXPORTS = (("STREAM_EVENTS", "royalties/export_events.sql", ("period_start", "period_end")),
             ("ROYALTY_SPLITS", "royalties/export_splits.sql", ("period_start", "period_end")),
             ("REVENUE_POOLS", "royalties/export_pools.sql", ("period",)))
+# Inputs only some policies read (jobs.royalty_statements.POLICY_INPUT_FILES): policy -> exports as above.
+_POLICY_EXPORTS = {"streaming_2024": (("TRACK_ACTIVITY", "royalties/track_activity.sql",
+                                       ("trailing_start", "period_end")),)}
+# The SQL engine's ledger query per policy (each placeholder-free, so statements_from_ledger.sql can include it).
+_LEDGER_SQL = {"pro_rata": "royalties/ledger.sql", "streaming_2024": "royalties/ledger_streaming_2024.sql",
+               "user_centric": "royalties/ledger_user_centric.sql"}
+_GENRE_SEP = "\x1f"  # CHR(31) around each functional genre in the :functional_genres bind of ledger_streaming_2024
 # Per table: the query of a period's keys and the delete of the stale ones; the delete joins the key columns in
 # the order the query selects them, with CHR(31) between them.
 _STALE_SQL = {"ROYALTY_LEDGER": ("royalties/ledger_keys.sql", "royalties/delete_stale_ledger.sql"),
@@ -76,6 +91,7 @@ class RoyaltyRun:
     statements: pa.Table
     loads: tuple[UpsertResult, ...]
     stale_deleted: int
+    policy: str = DEFAULT_POLICY
 
 
 def period_params(period: str) -> dict[str, Any]:
@@ -84,28 +100,46 @@ def period_params(period: str) -> dict[str, Any]:
     return {"period": period, "period_start": start.replace(tzinfo=None), "period_end": end.replace(tzinfo=None)}
 
 
-def export_inputs(wh: Warehouse, period: str, inputs_dir: Path) -> dict[str, int]:
-    """Writes the period's events, the splits of their tracks and the period's pools as Parquet; returns row counts."""
-    from jobs.royalty_statements import INPUT_FILES
-
+def policy_params(period: str, policy: str, functional_genres: Collection[str]) -> dict[str, Any]:
+    """Bind values of the policy's ledger query (``_LEDGER_SQL``): :func:`period_params`, plus for streaming_2024
+    the trailing window's start and the functional genres, each between CHR(31)s."""
     params = period_params(period)
+    if policy == "streaming_2024":
+        genres = sorted(set(functional_genres))
+        params["trailing_start"] = trailing_start(period).replace(tzinfo=None)
+        params["functional_genres"] = _GENRE_SEP + "".join(g + _GENRE_SEP for g in genres)
+    return params
+
+
+def export_inputs(wh: Warehouse, period: str, inputs_dir: Path, policy: str = DEFAULT_POLICY) -> dict[str, int]:
+    """Writes the period's events, the splits of their tracks and the period's pools as Parquet, and what the policy
+    also reads (streaming_2024: each track's trailing-12-month streams, genre and duration); returns row counts."""
+    from jobs.royalty_statements import INPUT_FILES, POLICY_INPUT_FILES
+
+    check_policy(policy, "policy")
+    params = {**period_params(period), "trailing_start": trailing_start(period).replace(tzinfo=None)}
+    files = {**INPUT_FILES, **POLICY_INPUT_FILES.get(policy, {})}
     inputs_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for table, sql_file, keys in _EXPORTS:
-        counts[table] = wh.export_parquet(read_sql(sql_file), inputs_dir / INPUT_FILES[table],
+    for table, sql_file, keys in (*_EXPORTS, *_POLICY_EXPORTS.get(policy, ())):
+        counts[table] = wh.export_parquet(read_sql(sql_file), inputs_dir / files[table],
                                           {k: params[k] for k in keys})
     log.info("exported royalty inputs for %s: %s", period, counts)
     return counts
 
 
-def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult:
-    """The rule in plain SQL (sql/royalties/*.sql) on the warehouse's STREAM_EVENTS, ROYALTY_SPLITS, REVENUE_POOLS.
+def compute_with_sql(wh: Warehouse, period: str, out_dir: Path, policy: str = DEFAULT_POLICY,
+                     functional_genres: Collection[str] = DEFAULT_FUNCTIONAL_GENRES) -> RoyaltyResult:
+    """The rule in plain SQL (sql/royalties/*.sql) on the warehouse's STREAM_EVENTS, ROYALTY_SPLITS, REVENUE_POOLS
+    (and TRACKS for streaming_2024), under ``policy``.
 
-    Raises the same InputErrors as the Spark job (malformed period, no pool, bad pool amount, bad splits). Writes
+    Raises the same InputErrors as the Spark job (unknown policy, malformed period, no pool, bad pool amount, bad
+    splits). Writes
     ``ledger.parquet``, ``statements.parquet`` and ``report.json`` under ``out_dir``, as the Spark job does.
     """
     from jobs.royalty_statements import REPORT_FILE, write_report
 
+    check_policy(policy, "policy")
     params = period_params(period)
     bad = wh.query_file("royalties/split_totals.sql").to_pylist()
     if bad:
@@ -113,8 +147,9 @@ def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult
         raise InputError("ROYALTY_SPLITS.SHARE_BPS", "splits must be non-negative, one row per holder, and sum to "
                          f"exactly 10000 bps per track; period refused. Offending tracks: {named}")
     pools = period_pools(wh, period)
-    ledger = wh.query_file("royalties/ledger.sql", params)
-    statements = wh.query_file("royalties/statements_from_ledger.sql", params, ledger="royalties/ledger.sql",
+    ledger_sql, ledger_params = _LEDGER_SQL[policy], policy_params(period, policy, functional_genres)
+    ledger = wh.query_file(ledger_sql, ledger_params)
+    statements = wh.query_file("royalties/statements_from_ledger.sql", ledger_params, ledger=ledger_sql,
                                statements="royalties/statements.sql")
     counts = wh.query_file("royalties/report.sql", params).to_pylist()[0]
     paid = set(ledger.column("TERRITORY").to_pylist())
@@ -128,18 +163,19 @@ def compute_with_sql(wh: Warehouse, period: str, out_dir: Path) -> RoyaltyResult
     ledger_path, statements_path = out_dir / "ledger.parquet", out_dir / "statements.parquet"
     _write_parquet(ledger, ledger_path)
     _write_parquet(statements, statements_path)
-    result = RoyaltyResult(period, str(ledger_path), str(statements_path), report, engine="sql")
+    result = RoyaltyResult(period, str(ledger_path), str(statements_path), report, engine="sql", policy=policy)
     write_report(result, out_dir)
     return result
 
 
 def compute_with_spark(settings: Settings, inputs_dir: Path, period: str, out_dir: Path,
-                       spark: Any = None) -> RoyaltyResult:
-    """Runs jobs/royalty_statements.py on ``spark`` or, if None, on the active or a new session."""
+                       spark: Any = None, policy: str = DEFAULT_POLICY) -> RoyaltyResult:
+    """Runs jobs/royalty_statements.py under ``policy`` on ``spark`` or, if None, on the active or a new session."""
     from jobs.royalty_statements import run_royalty_statements
 
     with _spark_session(settings, spark) as session:
-        return run_royalty_statements(session, str(inputs_dir), period, str(out_dir))
+        return run_royalty_statements(session, str(inputs_dir), period, str(out_dir), policy=policy,
+                                      functional_genres=settings.functional_genres)
 
 
 def check_result(result: RoyaltyResult, pools: dict[tuple[str, str], int]) -> None:
@@ -187,16 +223,19 @@ def load_result(wh: Warehouse, result: RoyaltyResult) -> tuple[tuple[UpsertResul
     return merged, deleted
 
 
-def export_period_inputs(settings: Settings, period: str, inputs_dir: Path) -> dict[str, int]:
-    """Checks the period's pools, then writes the Spark job's three input files (each atomically); returns row counts.
+def export_period_inputs(settings: Settings, period: str, inputs_dir: Path,
+                         policy: str | None = None) -> dict[str, int]:
+    """Checks the period's pools, then writes the Spark job's input files (each atomically) for ``policy`` (default
+    settings.royalty_policy: streaming_2024 adds track_activity.parquet); returns row counts.
 
     Raises:
         InputError: the period is malformed or its pools are malformed; PoolsNotLoaded when it has none.
     """
+    policy = check_policy(policy or settings.royalty_policy, "royalty_policy" if policy is None else "policy")
     period_bounds(period)
     with connect(settings) as wh:
         period_pools(wh, period)  # refuse here, not after a cluster has started
-        return export_inputs(wh, period, inputs_dir)
+        return export_inputs(wh, period, inputs_dir, policy)
 
 
 def read_outputs(out_dir: Path, period: str, field: str = "out_dir") -> RoyaltyResult:
@@ -208,7 +247,7 @@ def read_outputs(out_dir: Path, period: str, field: str = "out_dir") -> RoyaltyR
         InputError: naming ``field`` when a file is missing, incomplete or not a report; naming ``period`` when the
             outputs are of another period.
     """
-    from jobs.royalty_statements import OUTPUT_FILES, REPORT_FILE, read_report
+    from jobs.royalty_statements import OUTPUT_FILES, REPORT_FILE, read_report, read_report_policy
 
     period_bounds(period)
     if not out_dir.is_dir():
@@ -223,7 +262,8 @@ def read_outputs(out_dir: Path, period: str, field: str = "out_dir") -> RoyaltyR
     engine, report = read_report(out_dir / REPORT_FILE, field)
     if report.period != period:
         raise InputError("period", f"the outputs under {out_dir} are for {report.period}, not {period}")
-    return RoyaltyResult(period, str(out_dir / OUTPUT_FILES[0]), str(out_dir / OUTPUT_FILES[1]), report, engine)
+    return RoyaltyResult(period, str(out_dir / OUTPUT_FILES[0]), str(out_dir / OUTPUT_FILES[1]), report, engine,
+                         read_report_policy(out_dir / REPORT_FILE))
 
 
 def load_period_outputs(settings: Settings, result: RoyaltyResult) -> RoyaltyRun:
@@ -236,14 +276,14 @@ def load_period_outputs(settings: Settings, result: RoyaltyResult) -> RoyaltyRun
         loads, deleted = load_result(wh, result)
         statements = wh.query_file("royalties/period_statements.sql", {"period": result.period})
     lines = pq.read_table(result.ledger_path).num_rows
-    log.info("royalties %s loaded (%s): %d ledger lines, %d stale rows deleted", result.period, result.engine, lines,
-             deleted)
-    return RoyaltyRun(result.period, result.engine, result.report, lines, statements, loads, deleted)
+    log.info("royalties %s loaded (%s, %s): %d ledger lines, %d stale rows deleted", result.period, result.engine,
+             result.policy, lines, deleted)
+    return RoyaltyRun(result.period, result.engine, result.report, lines, statements, loads, deleted, result.policy)
 
 
 def run_royalties(settings: Settings, period: str, engine: str = "spark", spark: Any = None,
-                  work_dir: Path | None = None) -> RoyaltyRun:
-    """Computes ``period`` with ``engine`` ('spark' or 'sql'), checks the result and MERGEs it into the warehouse.
+                  work_dir: Path | None = None, policy: str | None = None) -> RoyaltyRun:
+    """Computes ``period`` with ``engine`` ('spark' or 'sql') under ``policy``, checks the result and MERGEs it.
 
     Args:
         settings: where the warehouse is and which Spark master to use (``MAESTRO_SPARK_MASTER``).
@@ -251,21 +291,24 @@ def run_royalties(settings: Settings, period: str, engine: str = "spark", spark:
         engine: 'spark' (jobs/royalty_statements.py) or 'sql' (sql/royalties/*.sql in the warehouse).
         spark: an existing SparkSession to use (it is not stopped); default: the active one or a new one.
         work_dir: where the Parquet inputs and outputs go; default ``$MAESTRO_HOME/royalties/<period>``.
+        policy: ``pro_rata``, ``streaming_2024`` or ``user_centric``; default ``settings.royalty_policy``
+            (``MAESTRO_ROYALTY_POLICY``).
 
     Raises:
         PoolsNotLoaded: the period has no pool yet (an InputError, checked before anything is computed).
-        InputError: malformed period, engine, pool amounts or splits.
+        InputError: malformed period, engine, policy (naming ``policy``), pool amounts or splits.
     """
     if engine not in ENGINES:
         raise InputError("engine", f"{engine!r} is not an engine; accepted: {', '.join(ENGINES)}")
+    policy = check_policy(policy or settings.royalty_policy, "royalty_policy" if policy is None else "policy")
     period_bounds(period)
     work = work_dir or settings.home / "royalties" / period
     if engine == "sql":
         with connect(settings) as wh:
-            result = compute_with_sql(wh, period, work / "sql")
+            result = compute_with_sql(wh, period, work / "sql", policy, settings.functional_genres)
     else:  # the warehouse connection is closed while Spark works: DuckDB allows one writer
-        export_period_inputs(settings, period, work / "inputs")
-        result = compute_with_spark(settings, work / "inputs", period, work / "spark", spark)
+        export_period_inputs(settings, period, work / "inputs", policy)
+        result = compute_with_spark(settings, work / "inputs", period, work / "spark", spark, policy)
     return load_period_outputs(settings, result)
 
 
@@ -295,7 +338,7 @@ def _checked_pools(rows: list[dict[str, Any]], period: str) -> dict[tuple[str, s
 def _run_row(result: RoyaltyResult, ledger_lines: int) -> dict[str, Any]:
     row = {k.upper(): v for k, v in result.report.as_row().items()}
     row["UNALLOCATED"] = json.dumps(row["UNALLOCATED"])
-    return {**row, "ENGINE": result.engine, "LEDGER_LINES": ledger_lines}
+    return {**row, "ENGINE": result.engine, "POLICY": result.policy, "LEDGER_LINES": ledger_lines}
 
 
 def _delete_stale(wh: Warehouse, table: str, key: tuple[str, ...], new: pa.Table, period: str) -> int:

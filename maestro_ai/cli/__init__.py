@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "maestro_ai.cli.rights_cmds",
     "maestro_ai.cli.pipeline_cmds",
     "maestro_ai.cli.royalty_cmds",
+    "maestro_ai.cli.delivery_cmds",
 )
 
 

@@ -133,8 +133,16 @@ def demo(date: Annotated[str, typer.Option("--date")] = "2026-11-15",
     else:
         console.print("[bold green]nothing changed[/]: every table's rows and every stored object are identical "
                       "(row counts and content hashes compared before and after).")
+    console.rule("[bold]6. Delivery")
+    with console.status("Delivering the date's tracks as DDEX ERN 4.3.2 packages..."):
+        delivery, development_ids = lib.deliver(settings, day)
+    refusals = "; ".join(f"{r['isrc'] or r['track_id']}: {r['reason']}" for r in delivery["refusals"])
+    console.print(f"to {delivery['recipient']}{' (development party ids)' if development_ids else ''}: delivered "
+                  f"{delivery['delivered']}, skipped {delivery['skipped']} (already delivered), refused "
+                  f"{delivery['refused']}{f' ({refusals})' if refusals else ''}; manifest {delivery['manifest_uri']}",
+                  highlight=False, markup=False)
     console.print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")
-    if state != "success" or again != "success" or changes:
+    if state != "success" or again != "success" or changes or not (delivery["delivered"] or delivery["skipped"]):
         raise SystemExit(1)
 
 

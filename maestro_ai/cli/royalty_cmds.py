@@ -39,16 +39,23 @@ def royalties(
     period: Annotated[str | None, typer.Option("--period", help="UTC month YYYY-MM")] = None,
     engine: Annotated[str, typer.Option("--engine", help="spark (MAESTRO_SPARK_MASTER) or sql (in the warehouse)")]
     = "spark",
+    policy: Annotated[str | None, typer.Option(
+        "--policy", help="pro_rata, streaming_2024 or user_centric (default: MAESTRO_ROYALTY_POLICY, else pro_rata)")]
+    = None,
 ) -> None:
-    """Without a command: compute ``--period`` with ``--engine``, MERGE it and print the statements."""
+    """Without a command: compute ``--period`` with ``--engine`` under ``--policy``, MERGE it and print the
+    statements."""
     if ctx.invoked_subcommand is not None:
         return
     if period is None:
         ctx.fail("Missing option '--period'.")
+    from maestro_core.royalty_rules import check_policy
     from maestro_pipeline.royalty_run import run_royalties
 
     period = _checked_period(period)
-    _print_run(run_royalties(load_settings(), period, engine=engine))
+    if policy is not None:
+        check_policy(policy, "--policy")
+    _print_run(run_royalties(load_settings(), period, engine=engine, policy=policy))
 
 
 @royalties_app.command("export-inputs")
@@ -78,6 +85,24 @@ def royalties_load_outputs(
     _print_run(load_period_outputs(load_settings(), result))
 
 
+@royalties_app.command("export")
+def royalties_export(
+    period: PeriodOption,
+    fmt: Annotated[str, typer.Option("--format", help="dsr (a DDEX DSR file per rights holder), csv or parquet")],
+    out: Annotated[Path, typer.Option("--out", help="directory for the files (created if missing)")],
+) -> None:
+    """Export a computed month's statements: DDEX DSR Basic Audio Profile files per holder, or one CSV/Parquet."""
+    from maestro_pipeline.royalty_export import FORMATS, export_royalties
+
+    if fmt not in FORMATS:
+        raise InputError("--format", f"{fmt!r}; accepted: {', '.join(FORMATS)}")
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", f"{out} is a file, not a directory")
+    result = export_royalties(load_settings(), _checked_period(period), fmt, out, period_field="--period")
+    console.print(f"wrote {len(result.files)} {fmt} file(s) of {result.period} ({result.statements} statements) "
+                  f"to {out}")
+
+
 def _checked_period(period: str) -> str:
     from maestro_core.royalty_rules import period_bounds
 
@@ -99,6 +124,7 @@ def _print_run(run: RoyaltyRun) -> None:
                   f"invalid events {r.invalid_events}")
     for pool in r.unallocated:
         console.print(f"[yellow]unallocated:[/] {pool.territory} {pool.currency} {pool.amount} (no qualifying streams)")
+    console.print(f"policy {run.policy}")
 
 
 @analytics_app.command("list")

@@ -1,0 +1,125 @@
+-- name: royalty_ledger_user_centric
+-- description: The user_centric policy in plain SQL, independent of the Spark job: ROYALTY_LEDGER lines of one
+--   period (plus each line's STREAMS: the track's qualifying streams by identified listeners). Each pool is split
+--   equally over the listeners with a qualifying stream of a known track in its territory (largest remainder: the
+--   left-over micro-units go one each to the first listeners by LISTENER_ID), then each listener's share is split
+--   over only that listener's tracks by their streams and the holders' bps, largest remainder within the listener
+--   (ties by TRACK_ID, HOLDER_ID), and the lines are summed per (track, holder). Events with a NULL LISTENER_ID
+--   are not attributed to anyone and earn nothing under this policy; a pool with no identified listener has no line
+--   (it is unallocated).
+-- params: period (YYYY-MM), period_start and period_end (UTC timestamps bounding the month, end exclusive)
+--
+-- Exactness: integers only, as royalties/ledger.sql; both floors (pool / listeners, and a listener's lines) are
+-- built bit by bit from MOD and comparisons. Events are deduplicated by EVENT_ID as royalties/ledger.sql does, with
+-- LISTENER_ID as the last tie-breaker.
+WITH RECURSIVE BITS (J, POWER_OF_TWO) AS (
+    SELECT 0, CAST(1 AS NUMBER(38, 0))
+    UNION ALL
+    SELECT J + 1, POWER_OF_TWO * 2 FROM BITS WHERE J < 62
+),
+PARAMS AS (
+    SELECT CAST(:period AS VARCHAR) AS PERIOD,
+           CAST(:period_start AS TIMESTAMP_NTZ) AS PERIOD_START,
+           CAST(:period_end AS TIMESTAMP_NTZ) AS PERIOD_END
+),
+EVENTS AS (
+    SELECT EVENT_ID, TRACK_ID, TERRITORY, EVENT_TS, MS_PLAYED, LISTENER_ID
+    FROM STREAM_EVENTS
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY EVENT_ID
+        ORDER BY EVENT_TS ASC NULLS FIRST, TRACK_ID ASC NULLS FIRST, TERRITORY ASC NULLS FIRST,
+                 MS_PLAYED ASC NULLS FIRST, LISTENER_ID ASC NULLS FIRST
+    ) = 1
+),
+PLAYED AS (
+    SELECT e.TERRITORY, e.LISTENER_ID, e.TRACK_ID, COUNT(*) AS STREAMS
+    FROM EVENTS AS e
+    WHERE e.MS_PLAYED >= 30000
+      AND e.EVENT_TS >= (SELECT PERIOD_START FROM PARAMS)
+      AND e.EVENT_TS < (SELECT PERIOD_END FROM PARAMS)
+      AND e.LISTENER_ID IS NOT NULL
+      AND e.TRACK_ID IN (SELECT s.TRACK_ID FROM ROYALTY_SPLITS AS s)
+    GROUP BY e.TERRITORY, e.LISTENER_ID, e.TRACK_ID
+),
+LISTENERS AS (
+    SELECT TERRITORY, LISTENER_ID, SUM(STREAMS) AS LISTENER_STREAMS FROM PLAYED GROUP BY TERRITORY, LISTENER_ID
+),
+POOLS AS (
+    SELECT TERRITORY, CURRENCY, CAST(CAST(AMOUNT AS NUMBER(38, 6)) * 1000000 AS NUMBER(38, 0)) AS POOL_MICROS
+    FROM REVENUE_POOLS
+    WHERE PERIOD = (SELECT PERIOD FROM PARAMS)
+),
+SHARES AS (
+    SELECT
+        p.TERRITORY, p.CURRENCY, l.LISTENER_ID, l.LISTENER_STREAMS, p.POOL_MICROS,
+        CAST(COUNT(*) OVER (PARTITION BY p.TERRITORY, p.CURRENCY) AS NUMBER(38, 0)) AS LISTENERS,
+        ROW_NUMBER() OVER (PARTITION BY p.TERRITORY, p.CURRENCY ORDER BY l.LISTENER_ID ASC) AS RANK_IN_POOL
+    FROM POOLS AS p
+    JOIN LISTENERS AS l ON l.TERRITORY = p.TERRITORY
+),
+SHARE_FLOORS AS (
+    SELECT
+        s.TERRITORY, s.CURRENCY, s.LISTENER_ID, s.LISTENER_STREAMS, s.RANK_IN_POOL,
+        MOD(s.POOL_MICROS, s.LISTENERS) AS POOL_LEFTOVER,
+        SUM(CASE WHEN MOD(s.POOL_MICROS, s.LISTENERS * b.POWER_OF_TWO * 2) >= s.LISTENERS * b.POWER_OF_TWO
+                 THEN b.POWER_OF_TWO ELSE 0 END) AS FLOOR_SHARE
+    FROM SHARES AS s
+    CROSS JOIN BITS AS b
+    GROUP BY s.TERRITORY, s.CURRENCY, s.LISTENER_ID, s.LISTENER_STREAMS, s.RANK_IN_POOL, s.POOL_MICROS,
+             s.LISTENERS
+),
+LISTENER_SHARES AS (
+    SELECT
+        TERRITORY, CURRENCY, LISTENER_ID, LISTENER_STREAMS,
+        CAST(FLOOR_SHARE + CASE WHEN RANK_IN_POOL <= POOL_LEFTOVER THEN 1 ELSE 0 END AS NUMBER(38, 0))
+            AS SHARE_MICROS
+    FROM SHARE_FLOORS
+),
+LINES AS (
+    SELECT
+        ls.TERRITORY, ls.CURRENCY, ls.LISTENER_ID, q.TRACK_ID, s.HOLDER_ID, q.STREAMS, ls.SHARE_MICROS,
+        ls.SHARE_MICROS * CAST(q.STREAMS AS NUMBER(38, 0)) * CAST(s.SHARE_BPS AS NUMBER(38, 0)) AS NUMERATOR,
+        CAST(ls.LISTENER_STREAMS AS NUMBER(38, 0)) * 10000 AS DENOMINATOR
+    FROM LISTENER_SHARES AS ls
+    JOIN PLAYED AS q ON q.TERRITORY = ls.TERRITORY AND q.LISTENER_ID = ls.LISTENER_ID
+    JOIN ROYALTY_SPLITS AS s ON s.TRACK_ID = q.TRACK_ID
+),
+FLOORED AS (
+    SELECT
+        l.TERRITORY, l.CURRENCY, l.LISTENER_ID, l.TRACK_ID, l.HOLDER_ID, l.STREAMS, l.SHARE_MICROS,
+        MOD(l.NUMERATOR, l.DENOMINATOR) AS REMAINDER,
+        SUM(CASE WHEN MOD(l.NUMERATOR, l.DENOMINATOR * b.POWER_OF_TWO * 2) >= l.DENOMINATOR * b.POWER_OF_TWO
+                 THEN b.POWER_OF_TWO ELSE 0 END) AS FLOOR_MICROS
+    FROM LINES AS l
+    CROSS JOIN BITS AS b
+    GROUP BY l.TERRITORY, l.CURRENCY, l.LISTENER_ID, l.TRACK_ID, l.HOLDER_ID, l.STREAMS, l.SHARE_MICROS,
+             l.NUMERATOR, l.DENOMINATOR
+),
+ROUNDED AS (
+    SELECT
+        f.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY f.TERRITORY, f.CURRENCY, f.LISTENER_ID
+            ORDER BY f.REMAINDER DESC, f.TRACK_ID ASC, f.HOLDER_ID ASC
+        ) AS RANK_IN_SHARE,
+        f.SHARE_MICROS - SUM(f.FLOOR_MICROS) OVER (PARTITION BY f.TERRITORY, f.CURRENCY, f.LISTENER_ID) AS LEFTOVER
+    FROM FLOORED AS f
+),
+PER_TRACK AS (
+    SELECT
+        TERRITORY, CURRENCY, TRACK_ID, HOLDER_ID,
+        SUM(FLOOR_MICROS + CASE WHEN RANK_IN_SHARE <= LEFTOVER THEN 1 ELSE 0 END) AS MICROS,
+        SUM(STREAMS) AS STREAMS
+    FROM ROUNDED
+    GROUP BY TERRITORY, CURRENCY, TRACK_ID, HOLDER_ID
+)
+SELECT
+    (SELECT PERIOD FROM PARAMS) AS PERIOD,
+    TERRITORY,
+    TRACK_ID,
+    HOLDER_ID,
+    CURRENCY,
+    CAST(CAST(MICROS AS NUMBER(31, 0)) * CAST(0.000001 AS NUMBER(7, 6)) AS NUMBER(38, 6)) AS AMOUNT,
+    CAST(STREAMS AS BIGINT) AS STREAMS
+FROM PER_TRACK
+ORDER BY TERRITORY, CURRENCY, TRACK_ID, HOLDER_ID
