@@ -5,7 +5,7 @@ Daily, six hours after the catalog run of the same logical date starts (`0 6 * *
 generated tracks** (every run of that date whose requests ended `generated`: they passed the rights gate and QC)
 are delivered to `MAESTRO_DDEX_RECIPIENT_DPID` as packages in the store (`deliveries/<recipient>/<release>/`:
 `resources/<ISRC>.flac` and the `<ISRC>.xml` NewReleaseMessage, validated against the ERN 4.3.2 XSD), recorded
-in DELIVERIES by MERGE, with a batch manifest per date. Tracks whose licences cannot be expressed as a deal, with
+in DELIVERIES by MERGE, with a batch manifest per date. Tracks whose licenses cannot be expressed as a deal, with
 no ISRC, or whose stored audio changed are **refused** with a reason: a result, not a failure. Re-running a date
 changes nothing. Tracks a late catalog run loads are picked up by clearing this task. See docs/delivery.md.
 
