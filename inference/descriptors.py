@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from maestro_core.errors import ConfigError, InputError
+from maestro_core.limits import check_key_phrases
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ AXES = ("brightness", "energy", "density", "mode", "colour", "texture")
 _STEEPNESS = 2.5
 _DECIMALS = 4
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
-_MAX_PHRASE_CHARS = 500
 
 # (low pole, high pole) anchor phrases per axis, ';'-separated. Keep test phrases OUT of these lists: the tests
 # check that the embedding generalises to phrases the anchors never saw.
@@ -218,10 +218,13 @@ def phrase_descriptors(phrases: Sequence[str], model_path: str | Path | None = N
         Descriptors with every axis in [0, 1], rounded to 4 decimals.
 
     Raises:
-        InputError: ``key_phrases`` is not a list, or ``key_phrases[i]`` is empty, blank or not a string.
+        InputError: ``key_phrases`` is not a list or has too many phrases, or ``key_phrases[i]`` is empty, blank,
+            not a string or too long (the request limits of :func:`maestro_core.limits.check_key_phrases`).
         ConfigError: ``model_path`` does not exist or cannot be loaded as a sentence-transformers model.
     """
-    cleaned = _validate_phrases(phrases)
+    if phrases is None:  # the request checks let None mean "no phrases"; here a list is required
+        raise InputError("key_phrases", "must be a list of strings, got NoneType")
+    cleaned = check_key_phrases(phrases)
     if not cleaned:
         return Descriptors()
     path = str(_resolve_model_path(model_path))
@@ -241,22 +244,6 @@ def anchor_phrases(axis: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(";") if p.strip())
-
-
-def _validate_phrases(phrases: Sequence[str]) -> list[str]:
-    if isinstance(phrases, str | bytes) or not isinstance(phrases, Sequence):
-        raise InputError("key_phrases", f"must be a list of strings, got {type(phrases).__name__}")
-    cleaned = []
-    for i, phrase in enumerate(phrases):
-        if not isinstance(phrase, str):
-            raise InputError(f"key_phrases[{i}]", f"must be a string, got {type(phrase).__name__}")
-        text = " ".join(phrase.split())
-        if not text:
-            raise InputError(f"key_phrases[{i}]", "is empty; give a short descriptive phrase")
-        if len(text) > _MAX_PHRASE_CHARS:
-            raise InputError(f"key_phrases[{i}]", f"is {len(text)} characters; at most {_MAX_PHRASE_CHARS}")
-        cleaned.append(text)
-    return cleaned
 
 
 def _resolve_model_path(model_path: str | Path | None) -> Path:
