@@ -304,32 +304,51 @@ def _territory_track_counts(events_df: Any, start: Any, end: Any) -> Any:
 
 def _ledger(paid: Any, splits: Any, pools: Any, period: str) -> Any:
     """Ledger lines: every (pool, track with paid streams, holder), largest-remainder rounded to micro-units."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     totals = paid.groupBy("TERRITORY").agg(F.sum("STREAMS").alias("TOTAL_STREAMS"))
+    lines = _shares(paid.join(totals, "TERRITORY").join(F.broadcast(pools), "TERRITORY").join(splits, "TRACK_ID"),
+                    "POOL_MICROS", "TOTAL_STREAMS")
+    return _ledger_rows(_largest_remainder(lines, "POOL_MICROS", ("TERRITORY", "CURRENCY")), period)
+
+
+def _shares(lines: Any, amount: str, total_streams: str) -> Any:
+    """NUMERATOR / DENOMINATOR of each line's exact share of ``amount`` (micro-units): ``amount * STREAMS *
+    SHARE_BPS / (total_streams * 10000)``, with its floor (FLOOR_MICROS) and REMAINDER in integer arithmetic."""
+    from pyspark.sql import functions as F
+
     big = "decimal(38,0)"
-    lines = (
-        paid.join(totals, "TERRITORY")
-        .join(F.broadcast(pools), "TERRITORY")
-        .join(splits, "TRACK_ID")
-        .withColumn(
-            "NUMERATOR",
-            F.col("POOL_MICROS").cast(big) * F.col("STREAMS").cast(big) * F.col("SHARE_BPS").cast(big),
+    return (
+        lines.withColumn(
+            "NUMERATOR", F.col(amount).cast(big) * F.col("STREAMS").cast(big) * F.col("SHARE_BPS").cast(big),
         )
-        .withColumn("DENOMINATOR", F.col("TOTAL_STREAMS").cast(big) * F.lit(TOTAL_BPS).cast(big))
+        .withColumn("DENOMINATOR", F.col(total_streams).cast(big) * F.lit(TOTAL_BPS).cast(big))
         .withColumn("FLOOR_MICROS", F.expr("NUMERATOR div DENOMINATOR"))  # exact integral division -> long
         .withColumn("REMAINDER", F.expr("NUMERATOR % DENOMINATOR"))
     )
-    pool = Window.partitionBy("TERRITORY", "CURRENCY")
-    by_remainder = pool.orderBy(F.col("REMAINDER").desc(), F.col("TRACK_ID").asc(), F.col("HOLDER_ID").asc())
-    rounded = lines.withColumn(
-        "LEFTOVER", F.col("POOL_MICROS") - F.sum("FLOOR_MICROS").over(pool).cast(big)
+
+
+def _largest_remainder(lines: Any, amount: str, partition: tuple[str, ...]) -> Any:
+    """MICROS per line: FLOOR_MICROS, plus one micro-unit for each of the lines with the largest REMAINDER (ties by
+    TRACK_ID, HOLDER_ID) until every partition's lines sum to its ``amount`` exactly."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy(*partition)
+    by_remainder = window.orderBy(F.col("REMAINDER").desc(), F.col("TRACK_ID").asc(), F.col("HOLDER_ID").asc())
+    return lines.withColumn(
+        "LEFTOVER", F.col(amount) - F.sum("FLOOR_MICROS").over(window).cast("decimal(38,0)")
     ).withColumn(
         "MICROS",
         F.col("FLOOR_MICROS") + F.when(F.row_number().over(by_remainder) <= F.col("LEFTOVER"), 1).otherwise(0),
     )
-    return rounded.select(
+
+
+def _ledger_rows(lines: Any, period: str) -> Any:
+    """ROYALTY_LEDGER rows of lines carrying MICROS: AMOUNT as an exact decimal(38,6), STREAMS as a long."""
+    from pyspark.sql import functions as F
+
+    return lines.select(
         F.lit(period).alias("PERIOD"),
         "TERRITORY",
         "TRACK_ID",
@@ -402,38 +421,12 @@ def _user_centric_ledger(played: Any, splits: Any, pools: Any, period: str) -> A
         )
         .select("TERRITORY", "CURRENCY", "LISTENER_ID", "LISTENER_STREAMS", "SHARE_MICROS")
     )
-    lines = (
-        shares.join(played, ["TERRITORY", "LISTENER_ID"])
-        .join(splits, "TRACK_ID")
-        .withColumn(
-            "NUMERATOR",
-            F.col("SHARE_MICROS").cast(big) * F.col("STREAMS").cast(big) * F.col("SHARE_BPS").cast(big),
-        )
-        .withColumn("DENOMINATOR", F.col("LISTENER_STREAMS").cast(big) * F.lit(TOTAL_BPS).cast(big))
-        .withColumn("FLOOR_MICROS", F.expr("NUMERATOR div DENOMINATOR"))
-        .withColumn("REMAINDER", F.expr("NUMERATOR % DENOMINATOR"))
-    )
-    share = Window.partitionBy("TERRITORY", "CURRENCY", "LISTENER_ID")
-    by_remainder = share.orderBy(F.col("REMAINDER").desc(), F.col("TRACK_ID").asc(), F.col("HOLDER_ID").asc())
-    rounded = lines.withColumn(
-        "LEFTOVER", F.col("SHARE_MICROS") - F.sum("FLOOR_MICROS").over(share).cast(big)
-    ).withColumn(
-        "MICROS",
-        F.col("FLOOR_MICROS") + F.when(F.row_number().over(by_remainder) <= F.col("LEFTOVER"), 1).otherwise(0),
-    )
+    lines = _shares(shares.join(played, ["TERRITORY", "LISTENER_ID"]).join(splits, "TRACK_ID"), "SHARE_MICROS",
+                    "LISTENER_STREAMS")
+    rounded = _largest_remainder(lines, "SHARE_MICROS", ("TERRITORY", "CURRENCY", "LISTENER_ID"))
     per_track = rounded.groupBy("TERRITORY", "CURRENCY", "TRACK_ID", "HOLDER_ID").agg(
         F.sum("MICROS").cast(big).alias("MICROS"), F.sum("STREAMS").cast("long").alias("STREAMS"))
-    return per_track.select(
-        F.lit(period).alias("PERIOD"),
-        "TERRITORY",
-        "TRACK_ID",
-        "HOLDER_ID",
-        "CURRENCY",
-        (F.col("MICROS").cast("decimal(31,0)") * F.lit(Decimal("0.000001")).cast("decimal(7,6)"))
-        .cast("decimal(38,6)")
-        .alias("AMOUNT"),
-        F.col("STREAMS").cast("long").alias("STREAMS"),
-    )
+    return _ledger_rows(per_track, period)
 
 
 def _report(cells: Any, pools: Any, period: str, paid_territories: set[str]) -> RoyaltyReport:
