@@ -354,10 +354,11 @@ def _earlier_failures(wh: Warehouse, ctx: RunContext, options: PipelineOptions, 
     retried under their own ids and run."""
     rows = wh.query_file("queries/earlier_unfinished_requests.sql", {"run": ctx.run_id}).to_pylist()
     out = []
+    check_style = style_check(ctx)
     for row in rows:
         if row["REQUEST_ID"] in today:
             continue
-        problems = planning.prompt_problems(row, style_check(ctx))
+        problems = planning.prompt_problems(row, check_style)
         out.append(tables.request_row(
             REQUEST_ID=row["REQUEST_ID"], RUN_ID=row["RUN_ID"], PROMPT_ID=row["PROMPT_ID"], ORDINAL=row["ORDINAL"],
             SEED=row["SEED"], TRACK_ID=_track_id(row["REQUEST_ID"], ctx.engine_version), GENRE=row["GENRE"],

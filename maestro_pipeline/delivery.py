@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maestro_core import schema
 from maestro_core.config import Settings
@@ -39,6 +39,9 @@ from maestro_core.ddex.validation import validate_ern
 from maestro_core.errors import ConfigError, InputError, MaestroError
 from maestro_core.request_status import GENERATED
 from maestro_core.storage import StorageError, TrackStore, safe_segment, sha256_bytes
+
+if TYPE_CHECKING:
+    from maestro_core.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +266,7 @@ def _stored_audio(track: Mapping[str, Any], store: TrackStore) -> bytes:
     return wav
 
 
-def _licenses(wh: Any, ids: list[str]) -> dict[str, LicenseTerms]:
+def _licenses(wh: Warehouse, ids: list[str]) -> dict[str, LicenseTerms]:
     if not ids:
         return {}
     binds = {f"l{i}": lid for i, lid in enumerate(ids)}
@@ -273,7 +276,7 @@ def _licenses(wh: Any, ids: list[str]) -> dict[str, LicenseTerms]:
             for r in rows}
 
 
-def _recorded(wh: Any, recipient: str, track_ids: list[str]) -> dict[str, dict[str, Any]]:
+def _recorded(wh: Warehouse, recipient: str, track_ids: list[str]) -> dict[str, dict[str, Any]]:
     if not track_ids:
         return {}
     binds: dict[str, Any] = {f"t{i}": tid for i, tid in enumerate(track_ids)}
