@@ -14,7 +14,21 @@ export TRANSFORMERS_OFFLINE := 1
 
 setup: $(STAMP)
 
+# Debian packages that tests and benches drive (not Python dependencies): chromium and chromium-driver for the
+# review page's browser test, fluidsynth for bench/engine.py's peer comparison. Installed when apt-get is here and
+# we are root; otherwise those checks skip and say what is missing.
+SYSTEM_PACKAGES := chromium chromium-driver fluidsynth
+SYSTEM_BINARIES := chromium chromedriver fluidsynth
+
 $(STAMP): pyproject.toml constraints.txt
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  for b in $(SYSTEM_BINARIES); do command -v $$b >/dev/null || missing=1; done; \
+	  if [ -n "$$missing" ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null)) \
+	    || echo "warning: could not apt-get install $(SYSTEM_PACKAGES); the browser test and the FluidSynth bench will skip"; \
+	  fi; \
+	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch is pinned to the CPU build that lies on this machine's disk (see README).
