@@ -36,6 +36,7 @@ WAREHOUSE_SCHEMES = ("duckdb", "snowflake")
 STORAGE_SCHEMES = ("file", "s3", "memory")
 ENGINES = ("composer",)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+REVIEW_TOKEN_MIN_CHARS = 43  # len(secrets.token_urlsafe(32)): 32 random bytes
 # An engine outside the registry, named by its import path (a plugin): ``package.module:EngineClass``.
 ENGINE_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 # MAESTRO_* variables that are read directly, not settings (so not warned about as unknown).
@@ -141,6 +142,12 @@ class Settings(BaseSettings):
     functional_genres: list[str] = Field(default_factory=lambda: ["ambient-noise", "sleep"],
                                          description="genres streaming_2024 treats as functional (JSON list)")
 
+    # Catalog review (maestro review serve): a human approves or holds each track before delivery.
+    review_required: bool = Field(default=False, description="deliver only tracks approved in REVIEWS")
+    review_token: SecretStr | None = Field(default=None, description="reviewer token, at least 43 characters: "
+                                           "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    review_token_for_reads: bool = Field(default=False, description="the review pages need the token to read too")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -193,6 +200,16 @@ class Settings(BaseSettings):
     def _check_registrant(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Z0-9]{3}", value):
             raise ValueError("accepted: three upper-case letters or digits, e.g. 'MAE'")
+        return value
+
+    @field_validator("review_token", mode="before")
+    @classmethod
+    def _check_review_token(cls, value: object) -> object:
+        secret = "" if value is None else value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not secret:
+            return None  # an empty variable means no token: the review app is read-only
+        if len(secret) < REVIEW_TOKEN_MIN_CHARS:
+            raise ValueError(f"is shorter than {REVIEW_TOKEN_MIN_CHARS} characters (32 random bytes)")
         return value
 
     @model_validator(mode="after")

@@ -158,6 +158,37 @@ class TrackStore:
         except FileNotFoundError:
             raise StorageError(f"{self.uri(key)}: no such object") from None
 
+    def size(self, key: str) -> int:
+        """Size of a stored object in bytes.
+
+        Raises:
+            StorageError: when there is no such object.
+        """
+        try:
+            return int(self.fs.info(self._path(key))["size"])
+        except FileNotFoundError:
+            raise StorageError(f"{self.uri(key)}: no such object") from None
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to ``length`` bytes of an object from byte offset ``start`` (an HTTP range request's body).
+
+        Only the range is read (a seek on local files, a ranged GET on S3). A range reaching past the end is cut
+        at the end; one starting at or past the end returns ``b""``.
+
+        Raises:
+            InputError: ``start`` or ``length`` negative.
+            StorageError: when there is no such object.
+        """
+        if start < 0 or length < 0:
+            raise InputError("range", f"start {start} and length {length} must be >= 0")
+        size = self.size(key)  # S3 answers a range starting past the end with an error, not an empty body
+        if length == 0 or start >= size:
+            return b""
+        try:
+            return bytes(self.fs.cat_file(self._path(key), start=start, end=min(start + length, size)))
+        except FileNotFoundError:
+            raise StorageError(f"{self.uri(key)}: no such object") from None
+
     def sha256(self, key: str) -> str | None:
         """Hex sha256 of a stored object, or None when absent."""
         return self._sha256_path(self._path(key))

@@ -2,7 +2,8 @@
 DELIVERIES.
 
 Flow, per recipient (``MAESTRO_DDEX_RECIPIENT_DPID``): preflight (the DDEX settings, the warehouse, the store) ->
-read the date's generated tracks and the licenses the rights gate relied on -> per track: refuse it (no ISRC, a
+read the date's generated tracks and the licenses the rights gate relied on -> per track: refuse it (with
+``MAESTRO_REVIEW_REQUIRED`` set, a track not approved in REVIEWS: ``review_pending`` or ``review_held``; no ISRC, a
 deal the licenses cannot express, stored audio whose PCM hash no longer matches TRACKS.SHA256) or encode the audio,
 build and validate the message, and store the package -> one MERGE of DELIVERIES -> the batch manifest.
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 DELIVERIES_PREFIX = "deliveries"
 DELIVERED, REFUSED = "delivered", "refused"
 NO_ISRC, AUDIO_MISSING, AUDIO_HASH_MISMATCH = "no_isrc", "audio_missing", "audio_hash_mismatch"
+REVIEW_PENDING, REVIEW_HELD = "review_pending", "review_held"
 # Setting -> what it is, for the one-line error that names it. Every one is required: no invented defaults.
 REQUIRED_SETTINGS = {
     "ddex_sender_dpid": "our DDEX Party ID, PADPIDA followed by letters or digits",
@@ -163,12 +165,14 @@ def run_delivery(settings: Settings, day: dt.date) -> DeliveryReport:
         license_ids = sorted({lid for t in tracks for lid in _json_list(t["LICENSE_IDS"])})
         licenses = _licenses(wh, license_ids)
         recorded = _recorded(wh, parties.recipient_dpid, [t["TRACK_ID"] for t in tracks])
+        gate = _review_gate(wh, [t["TRACK_ID"] for t in tracks]) if settings.review_required else None
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         rows: list[dict[str, Any]] = []
         manifest: list[dict[str, Any]] = []
         skipped = 0
         for track in tracks:
-            row, entry, wrote = _deliver_track(track, licenses, parties, settings, store, day)
+            refusal = gate.get(track["TRACK_ID"]) if gate is not None else None
+            row, entry, wrote = _deliver_track(track, licenses, parties, settings, store, day, refusal)
             before = recorded.get(track["TRACK_ID"])
             row["CREATED_AT"] = before["CREATED_AT"] if before else now
             rows.append(schema.table("DELIVERIES").row(**row))
@@ -186,15 +190,18 @@ def run_delivery(settings: Settings, day: dt.date) -> DeliveryReport:
 
 
 def _deliver_track(track: Mapping[str, Any], licenses: Mapping[str, LicenseTerms], parties: Parties,
-                   settings: Settings, store: TrackStore, day: dt.date) -> tuple[dict[str, Any], dict[str, Any], bool]:
+                   settings: Settings, store: TrackStore, day: dt.date, refusal: _Refused | None = None,
+                   ) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """(DELIVERIES row without CREATED_AT, manifest entry, whether an object was written) of one track: its package
-    stored, or its refusal."""
+    stored, or its refusal (``refusal``, when the review gate already refused it, before anything is encoded)."""
     release = release_id(track["TRACK_ID"])
     row: dict[str, Any] = {"TRACK_ID": track["TRACK_ID"], "RECIPIENT": parties.recipient_dpid, "RELEASE_ID": release,
                            "ISRC": track["ISRC"], "DELIVERY_DATE": day, "MESSAGE_ID": None, "PACKAGE_URI": None,
                            "PACKAGE_SHA256": None, "AUDIO_URI": None, "AUDIO_SHA256": None}
     wrote = False
     try:
+        if refusal is not None:
+            raise refusal
         package, wrote = _package(track, licenses, parties, settings, store, day, release)
         row.update(package)
     except (DealRefused, _Refused) as exc:  # every column is set, so a refusal replaces an earlier delivery's row
@@ -235,6 +242,26 @@ def _package(track: Mapping[str, Any], licenses: Mapping[str, LicenseTerms], par
     return ({"MESSAGE_ID": message_id(single, parties), "PACKAGE_URI": stored_message.uri,
              "PACKAGE_SHA256": stored_message.sha256, "AUDIO_URI": stored_audio.uri, "AUDIO_SHA256": audio_sha,
              "STATUS": DELIVERED, "REASON": None}, stored_audio.written or stored_message.written)
+
+
+def _review_gate(wh: Warehouse, track_ids: list[str]) -> dict[str, _Refused]:
+    """The review gate (``MAESTRO_REVIEW_REQUIRED``): a refusal for each track REVIEWS has not approved, naming who
+    held it and why, or that nobody has decided yet."""
+    from maestro_pipeline.review import APPROVED, review_states
+
+    states = review_states(wh, track_ids) if track_ids else {}
+    refusals = {}
+    for track_id in track_ids:
+        review = states.get(track_id)
+        if review is None:
+            refusals[track_id] = _Refused(REVIEW_PENDING, "no reviewer has decided on the track; with "
+                                                          "MAESTRO_REVIEW_REQUIRED only approved tracks are "
+                                                          "delivered (maestro review serve)")
+        elif review.decision != APPROVED:
+            note = f": {review.note}" if review.note else " (no note)"
+            refusals[track_id] = _Refused(REVIEW_HELD, f"held by {review.reviewer} on "
+                                                       f"{review.decided_at:%Y-%m-%d %H:%M} UTC{note}")
+    return refusals
 
 
 def _deal(track: Mapping[str, Any], licenses: Mapping[str, LicenseTerms], day: dt.date) -> DealTerms:

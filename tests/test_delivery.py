@@ -267,3 +267,72 @@ def test_the_delivery_queries_and_the_deliveries_merge_run_on_both_backends(wh_b
     assert wh_backend.upsert("DELIVERIES", [row]).inserted == 1
     assert wh_backend.upsert("DELIVERIES", [row]).changed == 0
     assert _recorded(wh_backend, RECIPIENT, ["t1", "t2"]) == {"t1": row}
+
+
+# --- the review gate (issue 15): with review_required, only tracks approved in REVIEWS are delivered -------------
+GATED_RECIPIENT = "PADPIDA2026REVIEWED1"
+
+
+@pytest.fixture(scope="module")
+def gated(delivered, tmp_path_factory):
+    """The generated date of ``delivered`` in a copy of its warehouse (same store), delivered to another recipient so
+    the packages and rows of ``delivered`` stay as they are. Returns (settings, good track ids)."""
+    import shutil
+    from urllib.parse import urlparse
+
+    settings, first, *_ = delivered
+    copy = tmp_path_factory.mktemp("gated") / "warehouse.duckdb"
+    shutil.copy(urlparse(settings.warehouse_url).path, copy)
+    gated_settings = settings.model_copy(update={"warehouse_url": f"duckdb:///{copy}",
+                                                 "ddex_recipient_dpid": GATED_RECIPIENT})
+    good = sorted({r["TRACK_ID"] for r in _deliveries(settings) if r["STATUS"] == "delivered"})
+    assert len(good) >= 2 and first.delivered == len(good)
+    return gated_settings, good
+
+
+def _gated_rows(settings) -> dict[str, dict]:
+    return {r["TRACK_ID"]: r for r in _deliveries(settings) if r["RECIPIENT"] == GATED_RECIPIENT}
+
+
+def test_with_review_off_a_held_track_is_delivered_as_before(gated):
+    from maestro_pipeline.review import record_decision
+
+    settings, good = gated
+    with connect(settings) as wh:
+        record_decision(wh, good[:1], "held", "ann", "not yet")
+    report = run_delivery(settings, DAY)
+    assert not settings.review_required
+    assert _gated_rows(settings)[good[0]]["STATUS"] == "delivered" and report.delivered == len(good)
+    assert not [r for r in report.refusals if r["reason"].startswith("review_")]
+
+
+def test_with_review_required_only_approved_tracks_are_delivered_and_approving_delivers_a_held_one(gated):
+    from maestro_pipeline.delivery import REVIEW_HELD, REVIEW_PENDING
+    from maestro_pipeline.review import record_decision
+
+    settings, good = gated
+    required = settings.model_copy(update={"review_required": True})
+    held, approved, pending = good[0], good[1], good[2:]
+    with connect(required) as wh:
+        record_decision(wh, [held], "held", "ann", "the intro clips at 0:03")
+        record_decision(wh, [approved], "approved", "ann", "")
+        tracks = [r["TRACK_ID"] for r in wh.query("SELECT TRACK_ID FROM TRACKS").to_pylist()]
+    report = run_delivery(required, DAY)
+    rows = _gated_rows(required)
+    assert rows[approved]["STATUS"] == "delivered"
+    assert rows[held]["STATUS"] == "refused" and rows[held]["PACKAGE_URI"] is None
+    assert rows[held]["REASON"].startswith(f"{REVIEW_HELD}: held by ann") and "the intro clips at 0:03" in \
+        rows[held]["REASON"]
+    undecided = set(tracks) - {held, approved}
+    assert {t for t, r in rows.items() if r["REASON"] and r["REASON"].startswith(f"{REVIEW_PENDING}: ")} == undecided
+    assert set(pending) <= undecided
+    assert report.delivered + report.skipped == 1 and report.refused == len(tracks) - 1
+    assert {r["track_id"]: r["reason"].split(":")[0] for r in report.refusals}[held] == REVIEW_HELD
+
+    with connect(required) as wh:
+        record_decision(wh, [held], "approved", "lead", "fixed in the master")
+    again = run_delivery(required, DAY)
+    rows = _gated_rows(required)
+    assert rows[held]["STATUS"] == "delivered" and rows[held]["REASON"] is None
+    assert TrackStore(required.storage_url).exists(TrackStore(required.storage_url).key_of(rows[held]["PACKAGE_URI"]))
+    assert again.delivered + again.skipped == 2 and again.refused == len(tracks) - 2

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "maestro_ai.cli.pipeline_cmds",
     "maestro_ai.cli.royalty_cmds",
     "maestro_ai.cli.delivery_cmds",
+    "maestro_ai.cli.review_cmds",
 )
 
 

@@ -141,9 +141,24 @@ def demo(date: Annotated[str, typer.Option("--date")] = "2026-11-15",
                   f"{delivery['delivered']}, skipped {delivery['skipped']} (already delivered), refused "
                   f"{delivery['refused']}{f' ({refusals})' if refusals else ''}; manifest {delivery['manifest_uri']}",
                   highlight=False, markup=False)
+    _review_export(settings, facts.run_id)
     console.print(f"\nDemo finished in {time.perf_counter() - started:.0f} s.")
     if state != "success" or again != "success" or changes or not (delivery["delivered"] or delivery["skipped"]):
         raise SystemExit(1)
+
+
+def _review_export(settings: Any, run_id: str) -> None:
+    """Writes the demo run's review page as static HTML under MAESTRO_HOME/review/<run_id> and says how to serve it."""
+    from maestro_ai.cli.review_cmds import review_url
+    from maestro_ai.review import export_run
+    from maestro_core.storage import safe_segment
+
+    console.rule("[bold]7. Review")
+    with console.status("Writing the run's review page (audio, waveforms and spectrograms beside it)..."):
+        result = export_run(settings, run_id, settings.home / "review" / safe_segment(run_id, "run_id"))
+    console.print(f"static review page of {result.tracks} tracks: [bold]{result.index}[/]", highlight=False)
+    console.print(f"to listen, approve or hold: [bold]MAESTRO_HOME={settings.home} maestro review serve[/], then "
+                  f"open {review_url(run_id)}", highlight=False)
 
 
 def _summary(facts: Any, settings: Any) -> None:

@@ -1,0 +1,7 @@
+-- The ROYALTY_SPLITS of some tracks with each holder's name, largest share first. Binds: placeholder
+-- {ids: :t#}, one per TRACK_ID.
+SELECT S.TRACK_ID, S.HOLDER_ID, COALESCE(H.NAME, S.HOLDER_ID) AS HOLDER_NAME, S.ROLE, S.SHARE_BPS
+FROM ROYALTY_SPLITS S
+LEFT JOIN RIGHTS_HOLDERS H ON H.HOLDER_ID = S.HOLDER_ID
+WHERE S.TRACK_ID IN ({ids: :t#})
+ORDER BY S.TRACK_ID, S.SHARE_BPS DESC, S.HOLDER_ID
