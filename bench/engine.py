@@ -5,6 +5,12 @@ times after one warm-up, reports the median wall time per stage (compose, render
 in the same run times pretty_midi's own ``synthesize()`` (sine-wave additive synthesis, no effects, no
 mastering) on the very same MIDI as the baseline. Target: >= 100x real time (< 1.8 s per 3-minute track).
 
+It also times the peer a user would pick: FluidSynth's CLI (Debian ``fluidsynth``) rendering the same arrangement
+(written as a Standard MIDI File with pretty_midi) with the same SoundFont to a 44.1 kHz WAV, pinned to the same
+core, in the same run (median of ``--runs``), and prints our whole engine (compose, render, effects, master,
+encode) as a ratio of FluidSynth's render alone. Target: >= 1.5x. Skipped, with a message, when ``fluidsynth`` is
+not on PATH.
+
 Usage: ``python bench/engine.py [--runs 3] [--seconds 180] [--cores 0]``
 """
 
@@ -19,12 +25,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import argparse  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 STAGES = ("compose", "render", "effects", "master", "encode")
-EXAMPLE = {"melody_midi": "midi_string_example_Cmaj7_G6",
+EXAMPLE: dict[str, Any] = {"melody_midi": "midi_string_example_Cmaj7_G6",
            "key_phrases": ["rainy city lights", "quiet introspection", "velvet night"], "tempo_bpm": 72}
 
 
@@ -51,14 +59,17 @@ def main() -> None:
     build_s = time.perf_counter() - t0
     gen.generate_track(dict(EXAMPLE), duration_seconds=10, seed=1)  # warm-up: first-call imports and caches
 
-    walls, stages = [], {s: [] for s in STAGES}
+    walls: list[float] = []
+    cpus: list[float] = []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
     metadata: dict = {}
     for run in range(args.runs):
         timings: dict[str, float] = {}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         metadata, _ = gen.generate_track(dict(EXAMPLE), duration_seconds=args.seconds, seed=100 + run,
                                          progress=timings.__setitem__)
         walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         for stage in STAGES:
             stages[stage].append(timings[stage])
     audio_s = metadata["duration_seconds"]
@@ -70,6 +81,7 @@ def main() -> None:
     t0 = time.perf_counter()
     midi.synthesize(fs=44100)
     baseline_s = time.perf_counter() - t0
+    peer = fluidsynth_render(gen, args, out)
     shutil.rmtree(out)  # the rendered files are only timed, not kept (about 30 MB per 180 s track)
 
     pinned = f"core(s) {args.cores}" if args.cores else "no pinning"
@@ -87,6 +99,67 @@ def main() -> None:
     render = statistics.median(stages["render"])
     print(f"engine end to end vs baseline: {baseline_s / wall:.2f}x; SoundFont render stage alone vs baseline: "
           f"{baseline_s / render:.2f}x")
+    if peer is None:
+        print("FluidSynth comparison skipped: no `fluidsynth` on PATH (Debian: apt-get install fluidsynth)")
+        return
+    fs_wall, fs_runs, fs_cpu, version = peer
+    cpu = statistics.median(cpus)
+    print(f"peer: {version} CLI, same arrangement's MIDI, same SoundFont, 44.1 kHz WAV: {fs_wall:.3f} s median "
+          f"(runs: {', '.join(f'{w:.3f}' for w in fs_runs)}) = {audio_s / fs_wall:.0f}x real time")
+    print(f"our whole engine (compose+render+effects+master+encode) vs FluidSynth's render alone: "
+          f"{fs_wall / wall:.2f}x by wall time (target >= 1.5x; > 1 means ours is faster)")
+    print(f"  by CPU time (steadier on a shared machine): ours {cpu:.3f} s, FluidSynth {fs_cpu:.3f} s (user+sys of "
+          f"the process) = {fs_cpu / cpu:.2f}x")
+
+
+def arrangement_midi(arrangement: Any, path: Path) -> Path:
+    """Writes ``arrangement`` (parts with notes in ticks) as a Standard MIDI File with pretty_midi: the same notes,
+    programs, drum flags, channel volumes (CC7) and pans (CC10) the SoundFont render plays."""
+    import pretty_midi
+
+    seconds_per_tick = arrangement.tempo_us / (1e6 * arrangement.ticks_per_beat)
+    midi = pretty_midi.PrettyMIDI(resolution=arrangement.ticks_per_beat, initial_tempo=6e7 / arrangement.tempo_us)
+    for part in arrangement.parts:
+        instrument = pretty_midi.Instrument(program=part.program, is_drum=part.is_drum)
+        instrument.control_changes += [pretty_midi.ControlChange(7, part.volume, 0.0),
+                                       pretty_midi.ControlChange(10, part.pan, 0.0)]
+        instrument.notes += [pretty_midi.Note(velocity=vel, pitch=pitch, start=start * seconds_per_tick,
+                                              end=end * seconds_per_tick) for start, end, pitch, vel in part.notes]
+        midi.instruments.append(instrument)
+    midi.write(str(path))
+    return path
+
+
+def fluidsynth_render(gen: Any, args: argparse.Namespace,
+                      out: Path) -> tuple[float, list[float], float, str] | None:
+    """Median wall seconds of ``fluidsynth -ni -F out.wav -r 44100 SF2 MID`` on the first timed run's arrangement
+    (the process is pinned to the same cores as this one), the runs, the median CPU seconds (user + sys) of the
+    process, and FluidSynth's version; None without it."""
+    import resource
+
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        return None
+    from inference.engine import GenerationRequest
+    from inference.render import default_soundfont_path
+
+    request = GenerationRequest(genre=args.genre, mood=args.mood, key_phrases=tuple(EXAMPLE["key_phrases"]),
+                                tempo_bpm=EXAMPLE["tempo_bpm"], duration_s=args.seconds,
+                                melody=EXAMPLE["melody_midi"], seed=100)
+    mid = arrangement_midi(gen.engine.compose(request).arrangement, out / "peer.mid")
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
+    version = version.replace(" runtime version", "").strip() or "FluidSynth"
+    command = [exe, "-ni", "-q", "-F", str(out / "peer.wav"), "-r", "44100", str(default_soundfont_path()), str(mid)]
+    subprocess.run(command, capture_output=True, check=True)  # warm-up: page cache, like our engine's warm-up
+    runs, cpus = [], []
+    for _ in range(args.runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)  # inherits this process's CPU affinity
+        runs.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(runs), runs, statistics.median(cpus), version
 
 
 if __name__ == "__main__":

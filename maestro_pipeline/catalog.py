@@ -46,9 +46,12 @@ class PipelineOptions:
 
     Attributes:
         duration_s: render every track this long (seconds) instead of the prompt's DURATION_S.
-        shard_size: requests per generation shard (an Airflow mapped task each).
+        shard_size: requests per generation shard (an Airflow mapped task each). Every shard starts its own actor
+            pool (each actor loads its engine: seconds), so small shards cost a pool start-up per few requests;
+            the default keeps that under a few percent of a shard of 5 s tracks.
         pool_size: Ray generator actors.
-        batch_size: requests per Ray batch.
+        batch_size: requests per Ray batch; None chooses it from the shard's requests and the pool
+            (``fanout.choose_batch_size``).
         sign: embed signed C2PA manifests.
         retry_failed: also retry earlier runs' ``failed`` requests (and those a stopped run left ``planned``).
         budget: the failure budget; None takes it from settings (``MAESTRO_FAILURE_BUDGET_*``).
@@ -58,9 +61,9 @@ class PipelineOptions:
     """
 
     duration_s: int | None = None
-    shard_size: int = 16
+    shard_size: int = 1024
     pool_size: int = 2
-    batch_size: int = 1
+    batch_size: int | None = None
     sign: bool = True
     retry_failed: bool = True
     budget: FailureBudget | None = None
@@ -72,14 +75,17 @@ class PipelineOptions:
             raise InputError("duration_s", f"must be whole seconds in {low}..{high}, got {self.duration_s!r}")
         for name, high in (("shard_size", 1024), ("pool_size", 256), ("batch_size", 1024)):
             value = getattr(self, name)
+            if name == "batch_size" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise InputError(name, f"must be an integer in 1..{high}, got {value!r}")
 
 
 @dataclass(frozen=True)
 class RunReport:
-    """What a run did: counts by status (for the run), rows changed by the load, seconds per stage, and the
-    run's most frequent failure causes (``{"error", "message", "count"}``)."""
+    """What a run did: counts by status (for the run), rows changed by the load, seconds per stage, the run's most
+    frequent failure causes (``{"error", "message", "count"}``), and the share of the generator pool's
+    actor-seconds not spent on a request (``fanout.PoolStats``; None when nothing was generated)."""
 
     run_id: str
     counts: dict[str, int]
@@ -89,6 +95,7 @@ class RunReport:
     failed_now: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    pool_idle_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,7 +186,7 @@ def generate_stage(ctx: RunContext, gated_path: str, shard_no: int, n_shards: in
     Raises:
         BudgetExceeded: the shard's failures are systemic.
     """
-    from maestro_pipeline.fanout import FanoutConfig, run_generation
+    from maestro_pipeline.fanout import FanoutConfig, fan_out
 
     store = stage_store(ctx)
     budget = failure_budget(ctx, options)
@@ -194,10 +201,12 @@ def generate_stage(ctx: RunContext, gated_path: str, shard_no: int, n_shards: in
     quiet = (native_stderr_to_file(ctx.settings.home / "logs" / f"ray-{ctx.run_id}-shard-{shard_no:04d}.log")
              if ctx.airflow.get("dag_id") else contextlib.nullcontext())
     with quiet:
-        results = run_generation(work_table(requests), worker_spec(ctx.settings, options),
-                                 FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
-                                 ray_address=ctx.settings.ray_address, stop=stop)
-    key = staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results)
+        run = fan_out(work_table(requests), worker_spec(ctx.settings, options),
+                      FanoutConfig(pool_size=options.pool_size, batch_size=options.batch_size),
+                      ray_address=ctx.settings.ray_address, stop=stop)
+    results = run.results
+    key = staging.write_stage(store, ctx.run_id, f"results-{shard_no:04d}-of-{n_shards:04d}", results,
+                              {POOL_STATS_KEY: json.dumps(run.stats.to_dict(), sort_keys=True)})
     if judge([outcome(r) for r in results.to_pylist()], budget).exceeded:
         _load_and_judge(ctx, gated_path, [key], budget)  # records what the shard did, closes the run, raises
     return key
@@ -211,6 +220,10 @@ def load_stage(ctx: RunContext, gated_path: str, result_paths: Sequence[str],
     Raises:
         BudgetExceeded: the run's failures are systemic; everything was loaded and the run closed ``failed``.
     """
+    idle = pool_idle_share(ctx, result_paths)
+    if idle is not None:
+        log.info("generator pool idle %.1f %% of its actor-seconds", 100 * idle,
+                 extra={"run_id": ctx.run_id, "pool_idle_share": idle})
     return asdict(_load_and_judge(ctx, gated_path, result_paths, failure_budget(ctx, options)))
 
 
@@ -226,6 +239,17 @@ def failure_budget(ctx: RunContext, options: PipelineOptions | None) -> FailureB
         return options.budget
     return FailureBudget.from_settings(ctx.settings)
 
+
+# The columns the load reads (records.load_run, and the failure budget's outcome()): the driver decodes only these,
+# so it never holds the stage tables' other columns (audio URIs, assets, key phrases) for every request at once.
+LOAD_REQUEST_COLUMNS = ["REQUEST_ID", "RUN_ID", "PROMPT_ID", "PLAYLIST_ID", "ORDINAL", "SEED", "STATUS", "REASONS",
+                        "RELIED"]
+LOAD_RESULT_COLUMNS = ["REQUEST_ID", "TRACK_ID", "STATUS", "ERROR_CLASS", "ERROR_MESSAGE", "REASONS", "TRACK_ROW",
+                       "PROVENANCE_ROW"]
+REPORT_RESULT_COLUMNS = ["REQUEST_ID", "STATUS", "RESUMED", "T_GENERATE_S", "T_QC_S", "T_SIGN_STORE_S"]
+
+# Parquet key-value metadata of a results table: the shard's fanout.PoolStats as JSON (the load reads it back).
+POOL_STATS_KEY = "maestro.pool_stats"
 
 PlanStage = Callable[[RunContext, PipelineOptions], str]
 AfterLoad = Callable[[RunContext], dict[str, int]]
@@ -278,8 +302,23 @@ def run_stages(ctx: RunContext, options: PipelineOptions, plan: PlanStage,
     except Exception as exc:
         _close_failed(ctx, f"{type(exc).__name__}: {exc}")
         raise
-    results = _concat([staging.read_stage(stage_store(ctx), k) for k in result_paths])
-    return _report(ctx, timer, {**counts, **extra}, loaded, results)
+    results = _concat([staging.read_stage(stage_store(ctx), k, REPORT_RESULT_COLUMNS) for k in result_paths],
+                      REPORT_RESULT_COLUMNS)
+    return _report(ctx, timer, {**counts, **extra}, loaded, results, pool_idle_share(ctx, result_paths))
+
+
+def pool_idle_share(ctx: RunContext, result_paths: Sequence[str]) -> float | None:
+    """The generator pool's idle share over every shard (actor-seconds weighted), from the results' metadata;
+    None when no shard recorded any (nothing was generated)."""
+    store = stage_store(ctx)
+    busy = capacity = 0.0
+    for key in result_paths:
+        text = staging.read_stage_metadata(store, key).get(POOL_STATS_KEY)
+        if text:
+            stats = json.loads(text)
+            busy += float(stats["busy_s"])
+            capacity += float(stats["actors"]) * float(stats["wall_s"])
+    return round(min(1.0, max(0.0, 1.0 - busy / capacity)), 4) if capacity > 0 else None
 
 
 def _load_and_judge(ctx: RunContext, gated_path: str, result_paths: Sequence[str],
@@ -287,9 +326,10 @@ def _load_and_judge(ctx: RunContext, gated_path: str, result_paths: Sequence[str
     """Loads the results (one transaction), then judges them: over budget, the run closes ``failed`` with the
     verdict's reason and BudgetExceeded is raised; what was done stays recorded either way."""
     store = stage_store(ctx)
-    gated = staging.read_stage(store, gated_path)
-    results = _concat([staging.read_stage(store, k) for k in result_paths])
-    verdict = judge([outcome(r) for r in results.to_pylist()], budget)
+    gated = staging.read_stage(store, gated_path, LOAD_REQUEST_COLUMNS)
+    results = _concat([staging.read_stage(store, k, LOAD_RESULT_COLUMNS) for k in result_paths], LOAD_RESULT_COLUMNS)
+    verdict = judge([outcome(r) for r in results.select(["STATUS", "ERROR_CLASS", "ERROR_MESSAGE"]).to_pylist()],
+                    budget)
     with warehouse(ctx.settings) as wh:
         report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
         if verdict.exceeded:
@@ -312,7 +352,7 @@ def _close_failed(ctx: RunContext, reason: str) -> None:
 
 
 def _report(ctx: RunContext, timer: StageTimer, counts: dict[str, int], loaded: dict[str, int],
-            results: pa.Table) -> RunReport:
+            results: pa.Table, idle_share: float | None = None) -> RunReport:
     rows = results.to_pylist()
     fresh = [r for r in rows if not r["RESUMED"]]
     timer.add("generate", sum(r["T_GENERATE_S"] or 0.0 for r in fresh))
@@ -324,7 +364,8 @@ def _report(ctx: RunContext, timer: StageTimer, counts: dict[str, int], loaded: 
                      generated_now=sum(1 for r in fresh if r["STATUS"] == GENERATED),
                      resumed=sum(1 for r in rows if r["RESUMED"]),
                      failed_now=sum(1 for r in rows if r["STATUS"] == FAILED),
-                     stage_seconds={k: round(v, 3) for k, v in timer.seconds.items()}, failures=failures)
+                     stage_seconds={k: round(v, 3) for k, v in timer.seconds.items()}, failures=failures,
+                     pool_idle_share=idle_share)
 
 
 def worker_spec(settings: Settings, options: PipelineOptions) -> Any:
@@ -390,8 +431,11 @@ def work_table(requests: pa.Table) -> pa.Table:
     return requests.select(tables.WORK_TABLE.names).cast(tables.WORK_TABLE)
 
 
-def _concat(results: list[pa.Table]) -> pa.Table:
+def _concat(results: list[pa.Table], columns: list[str] | None = None) -> pa.Table:
+    """Result tables as one, in RESULT_TABLE's types (only ``columns`` of it when given)."""
     schema = tables.RESULT_TABLE
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
     return pa.concat_tables([t.cast(schema) for t in results]) if results else schema.empty_table()
 
 

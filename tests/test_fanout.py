@@ -13,10 +13,25 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maestro_core import identity
 from maestro_core.storage import TrackStore
-from maestro_pipeline.fanout import FanoutConfig, GeneratorActor, actor_resources, batch_rows, run_generation
+from maestro_pipeline.fanout import (
+    BATCHES_PER_ACTOR,
+    MAX_AUTO_BATCH,
+    FanoutConfig,
+    GeneratorActor,
+    _one_row_per_request,
+    actor_resources,
+    batch_rows,
+    choose_batch_size,
+    fan_out,
+    longest_first,
+    pool_stats,
+    run_generation,
+)
 from maestro_pipeline.tables import RESULT_TABLE, WORK_TABLE
 from maestro_pipeline.worker import WorkerSpec
 
@@ -108,7 +123,8 @@ def test_killed_actor_is_restarted_and_nothing_is_written_twice(ray_cluster, spe
     results = out.to_pylist()
     assert sorted(r["REQUEST_ID"] for r in results) == sorted(r["REQUEST_ID"] for r in rows)
     assert all(r["STATUS"] == "generated" for r in results)
-    first = next(r for r in results if r["REQUEST_ID"] == rows[0]["REQUEST_ID"])
+    first_id = longest_first(table)["REQUEST_ID"][0].as_py()  # the batch goes out longest first, then by id
+    first = next(r for r in results if r["REQUEST_ID"] == first_id)
     # The retry found the first request's files in storage and wrote nothing for it.
     assert first["RESUMED"] and first["OBJECTS_WRITTEN"] == 0
     assert all(not r["WORKER"].endswith(f":{killed_pid}") for r in results)
@@ -168,3 +184,86 @@ def test_a_worker_renders_planned_requests_without_loading_the_text_model(spec):
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["status"] == "generated", report["error"]
     assert report["text_stack"] == []
+
+
+# Batches that fill the pool: batch size from requests and actors, longest first, results independent of order.
+
+@given(requests=st.integers(0, 200_000), actors=st.integers(1, 256), more=st.integers(0, 10_000))
+@settings(max_examples=300, deadline=None)
+def test_chosen_batch_size_gives_every_actor_batches_and_never_shrinks_as_requests_grow(requests, actors, more):
+    size = choose_batch_size(requests, actors)
+    assert 1 <= size <= MAX_AUTO_BATCH
+    batches = -(-requests // size)
+    assert batches >= min(requests, actors * BATCHES_PER_ACTOR)  # no actor is left without work
+    assert choose_batch_size(requests + more, actors) >= size
+
+
+def test_a_large_run_gets_full_batches_and_a_small_one_batches_of_one():
+    assert choose_batch_size(10_000, 2) == MAX_AUTO_BATCH
+    assert choose_batch_size(6, 2) == 1
+
+
+def _work(ordinal: int, duration: int) -> dict:
+    return {**request(ordinal, duration=duration), "DESCRIPTORS": None}
+
+
+@given(st.lists(st.integers(5, 900), min_size=1, max_size=40), st.randoms(use_true_random=False))
+@settings(max_examples=100, deadline=None)
+def test_longest_requests_go_first_in_an_order_set_by_the_rows_alone(durations, rnd):
+    rows = [_work(i, d) for i, d in enumerate(durations)]
+    shuffled = rows[:]
+    rnd.shuffle(shuffled)
+    first = longest_first(pa.Table.from_pylist(rows, schema=WORK_TABLE))
+    second = longest_first(pa.Table.from_pylist(shuffled, schema=WORK_TABLE))
+    assert first.equals(second)
+    ordered = first["DURATION_S"].to_pylist()
+    assert ordered == sorted(durations, reverse=True)
+    assert sorted(first["REQUEST_ID"].to_pylist()) == sorted(r["REQUEST_ID"] for r in rows)
+
+
+def _result(rid: str, seconds: float) -> dict:
+    return {**dict.fromkeys(RESULT_TABLE.names), "REQUEST_ID": rid, "STATUS": "generated", "RESUMED": False,
+            "T_GENERATE_S": seconds, "T_QC_S": seconds / 4, "T_SIGN_STORE_S": 0.0}
+
+
+def test_results_are_the_same_table_whichever_actor_finished_first():
+    rows = [_result(identity.request_id("prm_test", DAY, i), 0.1 * i) for i in range(20)]
+    arrival = [rows[i] for i in (7, 3, 19, 0, 11, 2, 5, 18, 1, 4, 6, 8, 9, 10, 12, 13, 14, 15, 16, 17)]
+    first = _one_row_per_request(pa.Table.from_pylist(rows, schema=RESULT_TABLE))
+    second = _one_row_per_request(pa.Table.from_pylist(arrival, schema=RESULT_TABLE))
+    assert first.equals(second)
+    assert first["REQUEST_ID"].to_pylist() == sorted(r["REQUEST_ID"] for r in rows)
+
+
+def test_idle_share_is_the_actor_seconds_not_spent_on_requests():
+    results = pa.Table.from_pylist([_result("a", 4.0), _result("b", 2.0)], schema=RESULT_TABLE)  # 7.5 s busy
+    stats = pool_stats(results, actors=2, batches=2, batch_size=1, wall_s=5.0, first_result_s=1.0)
+    assert stats.busy_s == pytest.approx(7.5) and stats.idle_share == pytest.approx(0.25)
+    assert pool_stats(results, 1, 2, 1, wall_s=1.0, first_result_s=0.5).idle_share == 0.0  # clamped, never < 0
+
+
+class SleepyActor(GeneratorActor):
+    """No engine: answers each request after sleeping 10 ms per requested second, shortest batches first to finish
+    (so results arrive out of request order), and reports that time as its generate time."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __call__(self, batch):
+        import time
+
+        rows = batch_rows(batch)
+        seconds = 0.01 * sum(r["DURATION_S"] for r in rows)
+        time.sleep(seconds)
+        return pa.Table.from_pylist([_result(r["REQUEST_ID"], 0.01 * r["DURATION_S"]) for r in rows],
+                                    schema=RESULT_TABLE)
+
+
+def test_a_pool_run_returns_results_sorted_by_request_and_reports_its_idle_share(ray_cluster, spec):
+    rows = [_work(i, d) for i, d in enumerate([5, 60, 5, 30, 5, 90, 5, 5, 45, 5, 15, 5])]
+    run = fan_out(pa.Table.from_pylist(rows, schema=WORK_TABLE), spec, FanoutConfig(pool_size=2),
+                  actor_cls=SleepyActor)
+    assert run.results["REQUEST_ID"].to_pylist() == sorted(r["REQUEST_ID"] for r in rows)
+    assert run.stats.batch_size == choose_batch_size(len(rows), 2) and run.stats.batches == len(rows)
+    assert run.stats.busy_s == pytest.approx(1.25 * 0.01 * sum(r["DURATION_S"] for r in rows))
+    assert 0.0 <= run.stats.idle_share < 1.0 and run.stats.wall_s >= run.stats.first_result_s > 0
