@@ -61,9 +61,10 @@ def _load(wh: Warehouse) -> None:
          "URI": f"file:///store/house/{t}.wav", "SHA256": "s" * 64, "DURATION_MS": 30000 + i, "TEMPO_BPM": 123.5,
          "MUSICAL_KEY": "A minor", "GENRE": "house", "MOOD": "euphoric", "LOUDNESS_LUFS": -14.01, "CREATED_AT": T0}
         for i, t in enumerate(TRACK_IDS)])
-    provenance = {"track_id": TRACK_IDS[0], "params": {"duration_s": 5}, "extra": {"qc": {"true_peak_dbtp": -1.226, "loudness_lufs": -14.01,
-                                                              "warnings": ["tempo_mismatch: 62 BPM vs 124"]},
-                                                       "signing": {"signed": True}}}
+    provenance = {"track_id": TRACK_IDS[0], "params": {"duration_s": 5},
+                  "extra": {"qc": {"true_peak_dbtp": -1.226, "loudness_lufs": -14.01,
+                                   "warnings": ["tempo_mismatch: 62 BPM vs 124"]},
+                            "signing": {"signed": True}}}
     loads["TRACK_PROVENANCE"] = ([
         {"TRACK_ID": TRACK_IDS[0], "ENGINE": "composer", "ENGINE_VERSION": "1", "SEED": 0, "RUN_ID": RUN,
          "CREATED_AT": T0, "PROVENANCE": json.dumps(provenance), "MANIFEST_SIGNED": True}])
