@@ -1,17 +1,28 @@
-"""Pipeline benchmark: N requests x 30 s through (a) a plain single-process loop, (b) Ray with 1 worker,
-(c) Ray with 2 workers, all in one run on the same requests, plus the per-stage time split of the full pipeline.
+"""Pipeline benchmark: for each track length, the whole pipeline against the engine alone, in one run.
 
-    .venv/bin/python bench/pipeline.py            # N = 100 requests of 30 s (about 20 minutes on 2 cores)
-    .venv/bin/python bench/pipeline.py --n 20     # a quick run
+    .venv/bin/python bench/pipeline.py                         # 5 s and 30 s tracks, 24 requests each
+    .venv/bin/python bench/pipeline.py --durations 30 --n 100 --ray-overhead   # also (a) vs (b), as before
+    .venv/bin/python bench/pipeline.py --qc-lengths 60,180     # QC's share at further lengths (default 180)
 
-Figures: Ray overhead b/a (target <= 1.10), parallel efficiency a/(2c) (target >= 0.80), tracks per hour, and the
-stage split plan / gate / generate / QC / sign+store / load. Each configuration writes to its own storage root so
-none resumes another's work. Ray is started before timing (a production cluster is long-lived); actor start-up,
-including each worker loading its engine, is inside the timings, as is the loop's own engine load in (a).
+For each length, on the same planned requests:
+- (e) the engine alone: ``engine.generate`` (compose, render, effects, master, encode) in a loop in this process,
+  one thread: its real-time factor per core is the baseline;
+- (a) a plain worker loop in this process (``run_locally``: generate, QC, sign, store), one core; also shown
+  without the worker's start-up (engine, QC warm-up), which a long run pays once per worker;
+- (c) the full pipeline ``run_catalog`` (plan, gate, Ray with ``--pool`` workers, load), wall time from the call;
+- (b) with ``--ray-overhead``: Ray with 1 worker, for the Ray overhead b/a (target <= 1.10).
 
-All three take the same planned table: the key phrases' descriptors are computed once, in the pipeline's plan
-stage (the text model runs in the driver; its share is printed under 'plan'), and carried to the workers in the
-DESCRIPTORS column, so no configuration loads the text model while it is timed.
+Figures: pipeline throughput per core (audio seconds per wall second of (c), divided by the cores) as a ratio of
+(e)'s real-time factor (targets: >= 0.5x for 5 s, >= 0.75x for 30 s), the same for the worker loop (a), parallel
+efficiency a/(2c), tracks per hour, the stage split of (c), and QC time as a share of generation time (target
+<= 25%), from the workers' own T_QC_S / T_GENERATE_S, for every length in ``--qc-lengths``. Each configuration
+writes to its own storage root so none resumes another's work. Ray is started before timing (a production
+cluster is long-lived); actor start-up, including each worker loading its engine, is inside the timings.
+
+All configurations take the same planned table: the key phrases' descriptors are computed once, in the pipeline's
+plan stage (the text model runs in the driver; its share is printed under 'plan'), and carried to the workers in
+the DESCRIPTORS column, so no worker loads the text model. The driver loads the text model once, before any
+timing (its load time is printed), so that the first length does not pay it and the second not.
 """
 
 from __future__ import annotations
@@ -81,74 +92,176 @@ class _DescriptorTiming(logging.Handler):
             self.phrase_lists += int(record.phrase_lists)
 
 
+def _engine_loop(work, sample_rate: int = 44100) -> tuple[float, float]:
+    """(audio seconds, wall seconds) of the engine alone on ``work``'s requests, one thread, after one warm-up."""
+    from threadpoolctl import threadpool_limits
+
+    from inference.engine import GenerationRequest, get_engine
+
+    rows = work.to_pylist()
+    with threadpool_limits(limits=1):
+        engine = get_engine("composer")
+        out = Path(tempfile.mkdtemp(prefix="maestro-bench-engine-"))
+
+        def one(req: dict) -> float:
+            request = GenerationRequest(
+                genre=req["GENRE"], mood=req["MOOD"], key_phrases=tuple(json.loads(req.get("KEY_PHRASES") or "[]")),
+                tempo_bpm=req.get("TEMPO_BPM"), key=req.get("MUSICAL_KEY"), duration_s=float(req["DURATION_S"]),
+                seed=int(req["SEED"]), sample_rate=sample_rate,
+                descriptors=json.loads(req["DESCRIPTORS"]) if req.get("DESCRIPTORS") else None)
+            return float(engine.generate(request, out).metadata["duration_seconds"])
+
+        one(rows[0])  # warm-up: first-call imports, as a long-lived worker has them
+        start = time.perf_counter()
+        audio_s = sum(one(r) for r in rows)
+        return audio_s, time.perf_counter() - start
+
+
+def _audio_seconds(results) -> float:
+    """Seconds of audio in the generated rows of a results table (from TRACK_ROW's DURATION_MS)."""
+    total = 0.0
+    for status, row in zip(results["STATUS"].to_pylist(), results["TRACK_ROW"].to_pylist(), strict=True):
+        if status == "generated" and row:
+            total += float(json.loads(row)["DURATION_MS"]) / 1000.0
+    return total
+
+
+def _qc_share(results) -> tuple[float, float, int]:
+    """(QC seconds, generation seconds, rows) summed over the fresh rows of a results table."""
+    rows = [r for r in results.to_pylist() if not r.get("RESUMED") and r.get("T_GENERATE_S")]
+    return sum(r["T_QC_S"] or 0.0 for r in rows), sum(r["T_GENERATE_S"] for r in rows), len(rows)
+
+
+def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int | None, ray_overhead: bool) -> dict:
+    """Runs (e), (a), (c) and optionally (b) for one track length; prints and returns the figures."""
+    from maestro_core.request_status import PLANNED
+    from maestro_pipeline import PipelineOptions, catalog, planning, run_catalog, staging
+    from maestro_pipeline.fanout import FanoutConfig, GeneratorActor, run_generation
+
+    settings = setup(root / f"home-{duration_s}", n, duration_s)
+    timing = _DescriptorTiming()
+    planning_log = logging.getLogger(planning.__name__)
+    planning_log.addHandler(timing)
+    planning_log.setLevel(logging.INFO)
+    batch = {} if batch_size is None else {"batch_size": batch_size}
+    options = PipelineOptions(duration_s=duration_s, shard_size=n, pool_size=pool, **batch)
+    start = time.perf_counter()
+    report = run_catalog(settings, BENCH_DATE, options)
+    c_wall = time.perf_counter() - start
+    planning_log.removeHandler(timing)
+    ctx = catalog.context(settings, BENCH_DATE)
+    gated = staging.read_stage(catalog.stage_store(ctx), staging.stage_path(ctx.run_id, "gated"))
+    # (e), (a) and (b) take the very table (c) generated from: planned, gated, descriptors included.
+    work = catalog.work_table(planning.with_status(gated, PLANNED))
+
+    def spec_for(name: str):
+        return dataclasses.replace(catalog.worker_spec(settings, options), storage_url=f"file://{root}/{name}-{duration_s}")
+
+    e_audio, e_seconds = _engine_loop(work)
+    start = time.perf_counter()
+    actor = GeneratorActor(spec_for("loop"))  # what run_locally does, with the worker's start-up timed apart
+    a_startup = time.perf_counter() - start
+    a_results = actor(work)
+    a_seconds = time.perf_counter() - start
+    b_seconds = None
+    if ray_overhead:
+        start = time.perf_counter()
+        run_generation(work, spec_for("ray1"), FanoutConfig(pool_size=1, **batch))
+        b_seconds = time.perf_counter() - start
+    a_audio = _audio_seconds(a_results)
+    stages = report.stage_seconds
+    c_audio = a_audio * report.generated_now / max(1, sum(s == "generated" for s in a_results["STATUS"].to_pylist()))
+    engine_rtf = e_audio / e_seconds
+    c_rtf_core = c_audio / c_wall / pool
+    a_rtf_core = a_audio / a_seconds
+    qc_s, gen_s, _ = _qc_share(a_results)
+    split = {k: stages.get(k, 0.0) for k in ("plan", "gate", "generate", "qc", "sign_store", "load")}
+    total = sum(split.values()) or 1.0
+    target = {5: 0.5, 30: 0.75}.get(duration_s)
+    print(f"\n== {duration_s} s tracks: N={work.num_rows} requests, pool {pool}, {os.cpu_count()} cores; "
+          f"{report.generated_now} generated by (c), {report.failed_now} failed")
+    print(f"(e) engine alone, 1 core   {e_seconds:8.2f} s  real-time factor per core {engine_rtf:7.1f}x")
+    steady = a_audio / (a_seconds - a_startup)
+    print(f"(a) worker loop, 1 core    {a_seconds:8.2f} s  real-time factor per core {a_rtf_core:7.1f}x "
+          f"= {a_rtf_core / engine_rtf:.3f} of (e); without its {a_startup:.2f} s start-up {steady:.1f}x "
+          f"= {steady / engine_rtf:.3f}")
+    print(f"(c) pipeline, {pool} workers     {c_wall:8.2f} s  real-time factor per core {c_rtf_core:7.1f}x "
+          f"= {c_rtf_core / engine_rtf:.3f} of (e)" + (f"   (target >= {target})" if target else ""))
+    if b_seconds is not None:
+        print(f"(b) Ray, 1 worker          {b_seconds:8.2f} s  Ray overhead b/a {b_seconds / a_seconds:.3f} "
+              "(target <= 1.10)")
+    print(f"parallel eff. a/({pool}c)      {a_seconds / (pool * c_wall):8.3f}")
+    print(f"tracks per hour (c)        {3600 * report.generated_now / c_wall:8.0f}")
+    print(f"QC / generation (a)        {qc_s / gen_s:8.3f}   (target <= 0.25)")
+    print("stage split (c, seconds summed over workers; share of their sum):")
+    for name, seconds in split.items():
+        print(f"  {name:<11} {seconds:8.2f} s  {100 * seconds / total:5.1f} %")
+    print(f"    (plan includes {timing.seconds:.2f} s of key-phrase descriptors: the text model, once, in the driver)")
+    return {"duration_s": duration_s, "pipeline_vs_engine": c_rtf_core / engine_rtf,
+            "loop_vs_engine": a_rtf_core / engine_rtf, "qc_share": qc_s / gen_s, "work": work, "settings": settings,
+            "options": options}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=100, help="requests (default 100)")
-    parser.add_argument("--duration", type=int, default=30, help="seconds per track (default 30)")
-    parser.add_argument("--batch-size", type=int, default=1, help="requests per Ray batch in (b) and (c) (default 1)")
+    parser.add_argument("--n", type=int, default=24, help="requests per length (default 24)")
+    parser.add_argument("--durations", default="5,30", help="track lengths for the pipeline runs, s (default 5,30)")
+    parser.add_argument("--qc-lengths", default="180",
+                        help="further lengths for QC's share only, in a worker loop (default 180; '' for none)")
+    parser.add_argument("--qc-n", type=int, default=4, help="requests per --qc-lengths length (default 4)")
+    parser.add_argument("--pool", type=int, default=2, help="Ray workers in (c) (default 2)")
+    parser.add_argument("--batch-size", type=int, default=None, help="requests per Ray batch (default: the pipeline's)")
+    parser.add_argument("--ray-overhead", action="store_true", help="also time (b), Ray with 1 worker")
     args = parser.parse_args()
 
     import ray
 
-    from maestro_core.request_status import PLANNED
-    from maestro_pipeline import PipelineOptions, catalog, planning, run_catalog, staging
-    from maestro_pipeline.fanout import FanoutConfig, run_generation, run_locally
-
     root = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
-    settings = setup(root / "home", args.n, args.duration)
     ray.init(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False
+    from inference.descriptors import phrase_descriptors
 
-    # (c) the full pipeline with 2 workers: per-stage split, and its generation time.
-    timing = _DescriptorTiming()
-    planning_log = logging.getLogger(planning.__name__)
-    planning_log.addHandler(timing)
-    planning_log.setLevel(logging.INFO)
-    options = PipelineOptions(duration_s=args.duration, shard_size=args.n, pool_size=2, batch_size=args.batch_size)
-    report = run_catalog(settings, BENCH_DATE, options)
-    planning_log.removeHandler(timing)
-    c_seconds = report.stage_seconds["generate_total"]
-    ctx = catalog.context(settings, BENCH_DATE)
-    gated = staging.read_stage(catalog.stage_store(ctx), staging.stage_path(ctx.run_id, "gated"))
-    # (a) and (b) take the very table (c) generated from: planned, gated, descriptors included.
-    work = catalog.work_table(planning.with_status(gated, PLANNED))
-    described = sum(1 for d in work["DESCRIPTORS"].to_pylist() if d)
-
-    def spec_for(name: str):
-        return dataclasses.replace(catalog.worker_spec(settings, options), storage_url=f"file://{root}/{name}")
-
-    # (b) Ray, 1 worker, same requests, fresh storage.
     start = time.perf_counter()
-    b_results = run_generation(work, spec_for("ray1"), FanoutConfig(pool_size=1, batch_size=args.batch_size))
-    b_seconds = time.perf_counter() - start
-    # (a) plain loop in this process, same requests, fresh storage.
-    start = time.perf_counter()
-    a_results = run_locally(work, spec_for("loop"))
-    a_seconds = time.perf_counter() - start
-
-    n_ok = sum(1 for s in a_results["STATUS"].to_pylist() if s == "generated")
-    stages = report.stage_seconds
-    split = {"plan": stages["plan"], "gate": stages["gate"], "generate": stages["generate"], "qc": stages["qc"],
-             "sign_store": stages["sign_store"], "load": stages["load"]}
-    total = sum(split.values())
-    print(f"pipeline bench: N={work.num_rows} requests x {args.duration} s, {os.cpu_count()} cores "
-          f"({n_ok} passed QC in the loop, {b_results.num_rows} rows from Ray 1 worker)")
-    print(f"planned table: {described}/{work.num_rows} requests carry DESCRIPTORS "
-          f"({timing.phrase_lists} phrase lists described in the plan stage in {timing.seconds:.2f} s)")
-    print(f"(a) plain loop        {a_seconds:8.1f} s")
-    print(f"(b) Ray, 1 worker     {b_seconds:8.1f} s")
-    print(f"(c) Ray, 2 workers    {c_seconds:8.1f} s")
-    print(f"Ray overhead b/a      {b_seconds / a_seconds:8.3f}   (target <= 1.10)")
-    print(f"parallel eff. a/(2c)  {a_seconds / (2 * c_seconds):8.3f}   (target >= 0.80)")
-    print(f"tracks per hour (c)   {3600 * work.num_rows / c_seconds:8.0f}")
-    print("stage split (c, seconds summed over workers; share of their sum):")
-    for name, seconds in split.items():
-        print(f"  {name:<11} {seconds:8.2f} s  {100 * seconds / total:5.1f} %")
-    print(f"    (plan includes {timing.seconds:.2f} s of key-phrase descriptors: the text model, once, in the driver)")
+    phrase_descriptors(["bench warm-up"])  # the driver's text model loads once per process; not per track length
+    print(f"text model loaded in the driver in {time.perf_counter() - start:.2f} s, before any timing")
+    shares = {}
+    for duration_s in [int(d) for d in args.durations.split(",") if d.strip()]:
+        figures = bench_length(root, args.n, duration_s, args.pool, args.batch_size, args.ray_overhead)
+        shares[duration_s] = figures["qc_share"]
     ray.shutdown()
+    for duration_s in [int(d) for d in args.qc_lengths.split(",") if d.strip()]:
+        if duration_s not in shares:
+            shares[duration_s] = _qc_share_loop(root, duration_s, args.qc_n)
+    print("\nQC time / generation time per track length (workers' T_QC_S / T_GENERATE_S; target <= 0.25):")
+    for duration_s, share in sorted(shares.items()):
+        print(f"  {duration_s:4d} s  {share:6.3f}")
+
+
+def _qc_share_loop(root: Path, duration_s: int, n: int) -> float:
+    """QC's share of generation for ``n`` requests of ``duration_s`` through a plain worker loop (no Ray)."""
+    from maestro_pipeline.fanout import run_locally
+    from maestro_pipeline.worker import WorkerSpec
+
+    home = root / f"home-qc-{duration_s}"
+    settings = setup(home, n, duration_s)
+    rows = []
+    for i, prompt in enumerate(bench_prompts(n, duration_s)):
+        rows.append({"REQUEST_ID": f"qc_{duration_s}_{i}", "TRACK_ID": f"qc_{duration_s}_{i}", "GENRE": prompt["GENRE"],
+                     "MOOD": prompt["MOOD"], "RUN_ID": "bench_qc", "SEED": 7000 + i, "TEMPO_BPM": prompt["TEMPO_BPM"],
+                     "DURATION_S": duration_s, "MUSICAL_KEY": prompt["MUSICAL_KEY"],
+                     "KEY_PHRASES": prompt["KEY_PHRASES"],
+                     "DESCRIPTORS": json.dumps(dict.fromkeys(_AXES, 0.5))})
+    import pyarrow as pa
+
+    spec = WorkerSpec(storage_url=f"file://{root}/qc-{duration_s}", settings={"home": str(settings.home)})
+    qc_s, gen_s, _ = _qc_share(run_locally(pa.Table.from_pylist(rows), spec))
+    return qc_s / gen_s
+
+
+_AXES = ("brightness", "energy", "density", "mode", "colour", "texture")
 
 
 if __name__ == "__main__":

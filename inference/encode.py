@@ -1,13 +1,18 @@
 """Encoding and atomic file writes: 16-bit WAV or FLAC with title, genre and tempo tags, byte-stable.
 
 Files are written to a temporary name in the target directory and renamed into place (``os.replace``), so a
-reader never sees a partial file and a failure leaves nothing behind. No timestamps are embedded.
+reader never sees a partial file and a failure leaves nothing behind. No timestamps are embedded. Inside
+:func:`scratch_writes` (a worker's render directory, deleted after each track) the renames stay but the fsyncs go.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +21,7 @@ from maestro_core.atomic import write_files_atomic
 
 FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 _TAGS = ("title", "artist", "genre", "comment", "software", "album")
+_SCRATCH = contextvars.ContextVar("maestro_scratch_writes", default=False)
 
 
 def encode_audio(pcm: np.ndarray, sample_rate: int, audio_format: str, tags: Mapping[str, str]) -> bytes:
@@ -61,7 +67,41 @@ def _flac_bpm(data: bytes, bpm: str) -> bytes:
 def write_atomic(files: Mapping[Path, bytes]) -> None:
     """Write every ``path -> bytes`` all or nothing (see :func:`maestro_core.atomic.write_files_atomic`).
 
+    Inside :func:`scratch_writes` the files are still staged and renamed into place, but not fsynced.
+
     Raises:
         OSError: the directory is not writable (the caller names the field).
     """
-    write_files_atomic(files)
+    if not _SCRATCH.get() or any(os.path.lexists(path) for path in files):  # replacing needs the backups
+        write_files_atomic(files)
+        return
+    staged: list[tuple[str, Path]] = []
+    placed: list[Path] = []
+    try:
+        for path, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+            placed.append(path)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        for path in placed:  # all or nothing: the files this call created go too
+            path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def scratch_writes() -> Iterator[None]:
+    """Within the block, :func:`write_atomic` skips fsync: for files in a scratch directory that is thrown away
+    after use (a worker renders each track into one, then stores the delivered copies). An fsync per file is a
+    fixed cost of several milliseconds per track; a crash loses the scratch directory whether it ran or not."""
+    token = _SCRATCH.set(True)
+    try:
+        yield
+    finally:
+        _SCRATCH.reset(token)

@@ -88,6 +88,11 @@ class RequestWorker:
         # Heavy parts (SoundFont) load once, here. Text understanding happened in planning (DESCRIPTORS), so the
         # text model is not loaded unless asked for.
         self.engine = get_engine(spec.engine, preload_model=spec.preload_text_model, **spec.engine_options)
+        if spec.qc:
+            from inference.qc import warm_up
+
+            warm_up(spec.sample_rate)  # imports, librosa's first-call compilation, filter banks: once per process
+        schema.table("TRACKS")  # the schema's DDL is parsed once per process: here, not in the first request
         self.key_config = None
         self.development_keys = False
         if spec.sign:
@@ -112,12 +117,15 @@ class RequestWorker:
 
     # -- steps ---------------------------------------------------------------------------------------------------
     def _make(self, req: dict[str, Any]) -> dict[str, Any]:
+        from inference.encode import scratch_writes
+
         paths = _object_paths(req)
         scratch = Path(self.spec.scratch_dir or tempfile.gettempdir())
         scratch.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=scratch) as tmp:
             t0 = time.perf_counter()
-            rendered = self._generate(req, Path(tmp))
+            with scratch_writes():  # the scratch copies are not what is delivered: no fsync for them
+                rendered = self._generate(req, Path(tmp))
             t1 = time.perf_counter()
             reasons = self._check_quality(req, rendered) if self.spec.qc else []
             t2 = time.perf_counter()
@@ -154,9 +162,10 @@ class RequestWorker:
 
     def _check_quality(self, req: dict[str, Any], rendered: Any) -> list[dict[str, Any]]:
         """QC reasons (empty when the track passes); the measurement is kept for provenance."""
-        from inference.qc import check, measure
+        from inference.qc import MasteredLevels, check, measure
 
-        measured = measure(rendered.audio_path)
+        # The master's loudness and true peak travel with the track; QC re-verifies the file is sample-exact.
+        measured = measure(rendered.audio_path, mastered=MasteredLevels.from_metadata(rendered.metadata))
         rendered.metadata["qc"] = measured.to_dict()
         result = check(measured, {"tempo_bpm": req.get("TEMPO_BPM") or rendered.metadata.get("tempo"),
                                   "key": req.get("MUSICAL_KEY") or rendered.metadata.get("key"),

@@ -81,3 +81,35 @@ def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:
     write_atomic({target: b"first version"})
     write_atomic({target: b"second"})
     assert target.read_bytes() == b"second" and [p.name for p in tmp_path.iterdir()] == ["t.wav"]
+
+
+def test_scratch_writes_skip_fsync_and_stay_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inference.encode import scratch_writes
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    with scratch_writes():
+        write_atomic({tmp_path / "s.wav": b"scratch audio", tmp_path / "s.mid": b"scratch midi"})
+        write_atomic({tmp_path / "s.wav": b"replaced"})  # an existing file is replaced with a backup, durably
+    assert len(synced) == 1 and (tmp_path / "s.wav").read_bytes() == b"replaced"
+    synced.clear()
+    assert oct((tmp_path / "s.mid").stat().st_mode & 0o777) == oct(0o644)
+    write_atomic({tmp_path / "d.wav": b"delivered"})  # outside the block: durable again
+    assert synced
+
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def failing_replace(src: str, dst: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("inference.encode.os.replace", failing_replace)
+    target = tmp_path / "fail"
+    target.mkdir()
+    with scratch_writes(), pytest.raises(OSError):
+        write_atomic({target / "a.wav": b"audio", target / "a.mid": b"midi"})
+    assert list(target.iterdir()) == []  # all or nothing, as the durable path

@@ -10,7 +10,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference.qc import Key, Measurement, QCRequest, QCThresholds, check, measure, parse_key, tempo_matches
+from inference.qc import (
+    Key,
+    MasteredLevels,
+    Measurement,
+    QCRequest,
+    QCThresholds,
+    check,
+    measure,
+    parse_key,
+    tempo_matches,
+)
 from maestro_core.errors import InputError
 
 SR = 44100
@@ -314,3 +324,81 @@ def test_each_key_profile_recovers_all_24_keys_from_its_own_model(harmonics: int
         for tonic in range(12):
             key, confidence = estimate_key(np.roll(expected_chroma, tonic), harmonics=harmonics)
             assert key == Key(tonic, mode) and confidence == pytest.approx(1.0)  # type: ignore[arg-type]
+
+
+# --- cheaper QC: the master's levels carried, banks built once, the same numbers ---------------------------------
+
+def _levels(m: Measurement) -> tuple:
+    return (m.loudness_lufs, m.true_peak_dbtp, m.sample_peak_dbfs, m.clipped_ratio, m.silence_ratio, m.duration_s)
+
+
+def test_chroma_and_onset_envelope_are_librosas_own_numbers() -> None:
+    import librosa
+    import soxr
+
+    from inference.qc.chroma import chroma_cqt
+    from inference.qc.measure import ANALYSIS_SR, CHROMA_HOP
+    from inference.qc.tempo import onset_envelope
+
+    music = _cadences("E minor", bars=4)
+    music = music + 0.3 * _click_track(96, len(music) / SR)[: len(music)]
+    mono = soxr.resample(music, SR, ANALYSIS_SR).astype(np.float32)
+    ours = chroma_cqt(mono, ANALYSIS_SR, CHROMA_HOP)
+    theirs = librosa.feature.chroma_cqt(y=mono, sr=ANALYSIS_SR, hop_length=CHROMA_HOP, norm=None, tuning=0.0)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * float(theirs.max()))
+    envelope = librosa.onset.onset_strength(y=mono, sr=ANALYSIS_SR, hop_length=128, n_fft=1024)
+    np.testing.assert_allclose(onset_envelope(mono, ANALYSIS_SR, 128, 1024), envelope, rtol=1e-4,
+                               atol=1e-5 * float(envelope.max()))
+
+
+def _mastered_file(tmp_path: Path) -> tuple[Path, MasteredLevels]:
+    import hashlib
+
+    from inference.encode import encode_audio
+    from inference.master import master
+
+    audio = np.stack([_cadences("A minor"), 0.9 * _cadences("A minor")]).astype(np.float32)
+    result = master(audio, SR)
+    data = encode_audio(result.pcm, SR, "wav", {"title": "carried"})
+    path = tmp_path / "mastered.wav"
+    path.write_bytes(data)
+    return path, MasteredLevels(result.loudness_lufs, result.true_peak_dbtp, hashlib.sha256(data).hexdigest())
+
+
+def test_the_masters_levels_are_carried_when_the_file_is_the_one_encoded(tmp_path: Path) -> None:
+    path, mastered = _mastered_file(tmp_path)
+    full, carried = measure(path), measure(path, mastered=mastered)
+    assert (carried.loudness_lufs, carried.true_peak_dbtp) == (mastered.loudness_lufs, mastered.true_peak_dbtp)
+    # ...and they are what the independent meters read from the file.
+    assert carried.loudness_lufs == pytest.approx(full.loudness_lufs, abs=0.05)
+    assert carried.true_peak_dbtp == pytest.approx(full.true_peak_dbtp, abs=0.01)
+    assert _levels(carried)[2:] == _levels(full)[2:]
+    assert (carried.tempo_bpm, carried.key) == (full.tempo_bpm, full.key)
+
+
+def test_carried_levels_that_the_file_does_not_bear_out_are_measured_again(tmp_path: Path) -> None:
+    path, mastered = _mastered_file(tmp_path)
+    full = measure(path)
+    other_bytes = MasteredLevels(-14.0, -1.2, "0" * 64)  # the file is not the one the engine encoded
+    assert _levels(measure(path, mastered=other_bytes)) == _levels(full)
+    too_low = MasteredLevels(-14.0, full.sample_peak_dbfs - 1.0, mastered.file_sha256)  # below the sample peak
+    assert _levels(measure(path, mastered=too_low)) == _levels(full)
+
+
+def test_16_bit_files_read_the_same_levels_as_their_float_copy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    pcm = rng.integers(-32768, 32768, size=(SR * 3, 2)).astype(np.int16)
+    pcm[:SR // 2] = 0  # silent frames
+    pcm[SR, 0], pcm[SR + 1, 1] = 32767, -32768  # full scale both ways
+    as_int = tmp_path / "int.wav"
+    sf.write(str(as_int), pcm, SR, subtype="PCM_16")
+    as_float = _write(tmp_path / "float.wav", pcm.astype(np.float32) / 32768.0, subtype="FLOAT")
+    assert _levels(measure(as_int)) == _levels(measure(as_float))
+
+
+def test_master_levels_come_from_engine_metadata_only_when_complete() -> None:
+    meta = {"loudness_lufs": -14.0, "true_peak_dbtp": -1.3, "sha256": "ab" * 32}
+    assert MasteredLevels.from_metadata(meta) == MasteredLevels(-14.0, -1.3, "ab" * 32)
+    assert MasteredLevels.from_metadata({**meta, "sha256": None}) is None
+    assert MasteredLevels.from_metadata({"loudness_lufs": -14.0}) is None

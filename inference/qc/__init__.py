@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from inference.qc.check import QCRequest, QCResult, QCThresholds, check
 from inference.qc.key_estimate import estimate_key
-from inference.qc.measure import Measurement, measure
+from inference.qc.measure import MasteredLevels, Measurement, measure, warm_up
 from inference.qc.tempo import TempoEstimate, estimate_tempo, tempo_matches
 from maestro_core.musical_key import Key, parse_key
 
 __all__ = [
     "Key",
+    "MasteredLevels",
     "Measurement",
     "QCRequest",
     "QCResult",
@@ -29,4 +30,5 @@ __all__ = [
     "measure",
     "parse_key",
     "tempo_matches",
+    "warm_up",
 ]

@@ -17,6 +17,7 @@ TRUE_PEAK_PHASES = np.array([
 ])
 TRUE_PEAK_PHASES = np.concatenate([TRUE_PEAK_PHASES, TRUE_PEAK_PHASES[::-1, ::-1]])
 _TAPS = TRUE_PEAK_PHASES.shape[1]
+_TAPS_MATRIX = np.ascontiguousarray(TRUE_PEAK_PHASES[:, ::-1].T, dtype=np.float32)  # (12, 4); reversed: convolution
 
 CLIP_LEVEL = 1.0 - 2.0**-15  # full scale of 16-bit PCM, as a float sample magnitude
 SILENCE_DBFS = -60.0  # a frame whose RMS is below this counts as silent
@@ -62,7 +63,7 @@ def true_peak(audio: np.ndarray, chunk_frames: int = 1 << 15) -> float:
     if not audio.size:
         return 0.0
     peak = float(np.max(np.abs(audio)))
-    taps = np.ascontiguousarray(TRUE_PEAK_PHASES[:, ::-1].T, dtype=np.float32)  # (12, 4); reversed: convolution
+    taps = _TAPS_MATRIX
     # Channels first, 11 leading zeros so every output sample has a full window (filter starts at rest).
     x = np.pad(np.ascontiguousarray(audio.T, dtype=np.float32), ((0, 0), (_TAPS - 1, 0)))
     for start in range(0, x.shape[1] - _TAPS + 1, chunk_frames):

@@ -10,11 +10,17 @@ design of any such estimator; the check tolerates them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-HOP = 256  # samples at 22050 Hz: 11.6 ms onset frames
+from inference.qc.spectrum import stft
+
+HOP = 256  # samples at 22050 Hz: 11.6 ms onset frames (scaled with the rate: the frame rate stays the same)
+N_FFT = 2048  # samples at 22050 Hz: 93 ms analysis window, librosa's default (scaled with the rate)
+N_MELS = 128
+REFERENCE_SR = 22050
 MIN_BPM, MAX_BPM = 30.0, 300.0
 PRIOR_CENTRE_BPM, PRIOR_OCTAVES = 120.0, 1.0
 
@@ -36,7 +42,7 @@ def estimate_tempo(mono: np.ndarray, sample_rate: int) -> TempoEstimate | None:
     """Estimate the global tempo of a mono signal.
 
     Args:
-        mono: float samples, shape (frames,); 22050 Hz is plenty.
+        mono: float samples, shape (frames,); 11025 Hz is plenty (hop and window scale with the rate).
         sample_rate: Hz.
 
     Returns:
@@ -44,9 +50,10 @@ def estimate_tempo(mono: np.ndarray, sample_rate: int) -> TempoEstimate | None:
     """
     import librosa  # lazy: ~1 s of submodule loading on first use
 
-    envelope = librosa.onset.onset_strength(y=mono.astype(np.float32, copy=False), sr=sample_rate, hop_length=HOP)
+    hop = max(1, round(HOP * sample_rate / REFERENCE_SR))
+    envelope = onset_envelope(mono, sample_rate, hop, max(16, round(N_FFT * sample_rate / REFERENCE_SR)))
     envelope = envelope.astype(np.float64) - float(np.mean(envelope))
-    frames_per_s = sample_rate / HOP
+    frames_per_s = sample_rate / hop
     max_lag = int(frames_per_s * 60.0 / MIN_BPM)
     if len(envelope) < 2 * max_lag // 3 or not np.any(envelope):
         return None
@@ -66,6 +73,30 @@ def estimate_tempo(mono: np.ndarray, sample_rate: int) -> TempoEstimate | None:
     lag = _refined_lag(ac, best)
     confidence = min(1.0, max(0.0, float(ac[best] / ac[0])))
     return TempoEstimate(bpm=round(60.0 * frames_per_s / lag, 2), confidence=round(confidence, 4))
+
+
+def onset_envelope(mono: np.ndarray, sample_rate: int, hop_length: int, n_fft: int) -> np.ndarray:
+    """librosa's ``onset_strength`` (log-power mel spectral flux, mean over 128 bands), its mel bank built once.
+
+    Args:
+        mono: float samples, shape (frames,).
+        sample_rate: Hz.
+        hop_length: samples between envelope frames.
+        n_fft: STFT window, samples.
+    """
+    import librosa
+
+    power = np.abs(stft(mono.astype(np.float32, copy=False), n_fft, hop_length)) ** 2
+    log_mel = librosa.power_to_db(_mel_bank(sample_rate, n_fft) @ power)
+    return np.asarray(librosa.onset.onset_strength(S=log_mel, sr=sample_rate, hop_length=hop_length, n_fft=n_fft))
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_bank(sample_rate: int, n_fft: int) -> np.ndarray:
+    """librosa's default mel filter bank (128 Slaney bands up to Nyquist), designed once per rate and window."""
+    import librosa
+
+    return np.asarray(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=N_MELS))
 
 
 def _refined_lag(ac: np.ndarray, best: int) -> float:
