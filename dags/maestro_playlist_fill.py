@@ -34,7 +34,9 @@ DAG_ID = "maestro_playlist_fill"
     doc_md=__doc__,
     params={
         "duration_s": Param(None, type=["null", "integer"], minimum=5, maximum=900),
-        "shard_size": Param(16, type="integer", minimum=1),
+        # Each shard is one mapped task with its own actor pool (a pool start costs seconds, docs/scale.md), and
+        # a DAG run maps at most 1024 shards: 256 requests a shard keeps both in bounds up to 262,144 a day.
+        "shard_size": Param(256, type="integer", minimum=1),
         "pool_size": Param(2, type="integer", minimum=1),
         # The failure budget (null: MAESTRO_FAILURE_BUDGET_PCT / _FIRST_N): over it, the run fails instead of
         # closing green over a batch of failed rows.

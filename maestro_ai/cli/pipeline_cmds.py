@@ -207,6 +207,8 @@ def _print_report(report: dict[str, Any], as_json: bool) -> None:
     console.print(f"[bold]{report['run_id']}[/]: counts {report['counts']}, generated now {report['generated_now']}, "
                   f"resumed {report['resumed']}, failed {report['failed_now']}, rows changed {report['changed_rows']}")
     console.print("stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report["stage_seconds"].items()))
+    if report.get("pool_idle_share") is not None:  # actor-seconds not spent on a request, start-up included
+        console.print(f"worker pool idle: {100 * report['pool_idle_share']:.0f} %")
     if report.get("failures"):
         console.print("top failure reasons:")
         for cause in report["failures"]:
