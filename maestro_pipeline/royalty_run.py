@@ -61,10 +61,15 @@ _EXPORTS = (("STREAM_EVENTS", "royalties/export_events.sql", ("period_start", "p
 # Inputs only some policies read (jobs.royalty_statements.POLICY_INPUT_FILES): policy -> exports as above.
 _POLICY_EXPORTS = {"streaming_2024": (("TRACK_ACTIVITY", "royalties/track_activity.sql",
                                        ("trailing_start", "period_end")),)}
-# The SQL engine's ledger query per policy (each placeholder-free, so statements_from_ledger.sql can include it).
-_LEDGER_SQL = {"pro_rata": "royalties/ledger.sql", "streaming_2024": "royalties/ledger_streaming_2024.sql",
-               "user_centric": "royalties/ledger_user_centric.sql"}
-_GENRE_SEP = "\x1f"  # CHR(31) around each functional genre in the :functional_genres bind of ledger_streaming_2024
+# The SQL engine's ledger query per policy and the parts it is composed from (statements_from_ledger.sql includes
+# it with the same parts): pro_rata and streaming_2024 are royalties/ledger.sql over their own earning tracks.
+_LEDGER_SQL: dict[str, tuple[str, dict[str, str]]] = {
+    "pro_rata": ("royalties/ledger.sql", {"earning": "royalties/earning_pro_rata.sql"}),
+    "streaming_2024": ("royalties/ledger.sql", {"earning": "royalties/earning_streaming_2024.sql",
+                                                "activity": "royalties/track_activity.sql"}),
+    "user_centric": ("royalties/ledger_user_centric.sql", {}),
+}
+_GENRE_SEP = "\x1f"  # CHR(31) around each functional genre in the :functional_genres bind of earning_streaming_2024
 # Per table: the query of a period's keys and the delete of the stale ones; the delete joins the key columns in
 # the order the query selects them, with CHR(31) between them.
 _STALE_SQL = {"ROYALTY_LEDGER": ("royalties/ledger_keys.sql", "royalties/delete_stale_ledger.sql"),
@@ -147,10 +152,10 @@ def compute_with_sql(wh: Warehouse, period: str, out_dir: Path, policy: str = DE
         raise InputError("ROYALTY_SPLITS.SHARE_BPS", "splits must be non-negative, one row per holder, and sum to "
                          f"exactly 10000 bps per track; period refused. Offending tracks: {named}")
     pools = period_pools(wh, period)
-    ledger_sql, ledger_params = _LEDGER_SQL[policy], policy_params(period, policy, functional_genres)
-    ledger = wh.query_file(ledger_sql, ledger_params)
+    (ledger_sql, ledger_parts), ledger_params = _LEDGER_SQL[policy], policy_params(period, policy, functional_genres)
+    ledger = wh.query_file(ledger_sql, ledger_params, **ledger_parts)
     statements = wh.query_file("royalties/statements_from_ledger.sql", ledger_params, ledger=ledger_sql,
-                               statements="royalties/statements.sql")
+                               statements="royalties/statements.sql", **ledger_parts)
     counts = wh.query_file("royalties/report.sql", params).to_pylist()[0]
     paid = set(ledger.column("TERRITORY").to_pylist())
     report = RoyaltyReport(

@@ -120,9 +120,28 @@ def test_a_repeated_pattern_reads_as_generated_binds() -> None:
 
 def test_an_identifier_or_a_file_fills_a_placeholder() -> None:
     assert "SELECT COUNT(*) FROM TRACKS" in read_sql("tables/row_count.sql", table="TRACKS")
+    earning = {"earning": "royalties/earning_pro_rata.sql"}
     composed = read_sql("royalties/statements_from_ledger.sql", ledger="royalties/ledger.sql",
-                        statements="royalties/statements.sql")
-    assert f"WITH LEDGER AS ({read_sql('royalties/ledger.sql')})\n{read_sql('royalties/statements.sql')}" in composed
+                        statements="royalties/statements.sql", **earning)
+    ledger = read_sql("royalties/ledger.sql", **earning)
+    assert f"WITH LEDGER AS ({ledger})\n{read_sql('royalties/statements.sql')}" in composed
+
+
+def test_an_included_file_takes_its_own_parts_from_the_same_parts() -> None:
+    parts = {"earning": "royalties/earning_streaming_2024.sql", "activity": "royalties/track_activity.sql"}
+    ledger = read_sql("royalties/ledger.sql", **parts)
+    assert f"FROM ({read_sql('royalties/track_activity.sql')}) AS a" in ledger
+    assert "{earning}" not in ledger and "{activity}" not in ledger
+    with pytest.raises(WarehouseError, match="needs part 'activity'"):
+        read_sql("royalties/ledger.sql", earning="royalties/earning_streaming_2024.sql")
+    with pytest.raises(WarehouseError, match="no placeholder for part.s. activity"):
+        read_sql("royalties/ledger.sql", earning="royalties/earning_pro_rata.sql", activity=parts["activity"])
+
+
+def test_a_file_that_includes_itself_is_refused() -> None:
+    with pytest.raises(WarehouseError, match="files deep"):
+        read_sql("royalties/statements_from_ledger.sql", ledger="royalties/statements_from_ledger.sql",
+                 statements="royalties/statements.sql")
 
 
 @pytest.mark.parametrize(("parts", "problem"), [

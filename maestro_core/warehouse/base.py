@@ -308,6 +308,7 @@ def _timestamps_to_utc(table: pa.Table) -> pa.Table:
 _SQL_NAME = re.compile(r"[\w\-/]+\.sql")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
+_MAX_INCLUDE_DEPTH = 4  # sql/ files included within included files; deeper means a file includes itself
 
 
 def read_sql(relative_path: str, **parts: str | int) -> str:
@@ -318,7 +319,9 @@ def read_sql(relative_path: str, **parts: str | int) -> str:
 
     * ``{name}``: ``parts[name]`` is an identifier (a table name the caller takes from a fixed list, such as
       ``schema.tables()``), or the name of another file under ``sql/`` (``"analytics/x.sql"``), whose text is
-      put in its place (a CTE body, the query a table is created from). An included file holds no placeholders.
+      put in its place (a CTE body, the query a table is created from). An included file's own placeholders are
+      filled from the same ``parts`` (up to :data:`_MAX_INCLUDE_DEPTH` files deep); every part must be used
+      somewhere in the composed text.
     * ``{name: PATTERN}``: ``PATTERN``, written in the file, repeated ``parts[name]`` times (an int >= 1) and
       comma-separated, with ``#`` replaced by the repetition's index 0, 1, ...: ``IN ({ids: :r#})`` with
       ``ids=3`` reads ``IN (:r0, :r1, :r2)``, and the caller binds ``r0``, ``r1`` and ``r2``.
@@ -327,13 +330,26 @@ def read_sql(relative_path: str, **parts: str | int) -> str:
         WarehouseError: naming the file, when it does not exist, or when a part is missing, unused or not of the
             kind its placeholder takes.
     """
+    used: set[str] = set()
+    text = _compose(relative_path, parts, used, depth=0)
+    unused = sorted(set(parts) - used)
+    if unused:
+        raise WarehouseError(f"sql/{relative_path} has no placeholder for part(s) {', '.join(unused)}")
+    return text
+
+
+def _compose(relative_path: str, parts: Mapping[str, str | int], used: set[str], depth: int) -> str:
+    """:func:`read_sql`'s work on one file: its placeholders filled, included files composed in turn; the names of
+    the parts it used are added to ``used``."""
     if not _SQL_NAME.fullmatch(relative_path) or ".." in relative_path:
         raise WarehouseError(f"not a SQL file name under sql/: {relative_path!r}")
+    if depth > _MAX_INCLUDE_DEPTH:
+        raise WarehouseError(f"sql/{relative_path}: included more than {_MAX_INCLUDE_DEPTH} files deep (a file "
+                             "that includes itself?)")
     path = schema.SQL_DIR / relative_path
     if not path.is_file():
         raise WarehouseError(f"no SQL file sql/{relative_path}")
     text = path.read_text()
-    used: set[str] = set()
 
     def fill(match: re.Match[str]) -> str:
         name, pattern = match[1], match[2]
@@ -347,7 +363,7 @@ def read_sql(relative_path: str, **parts: str | int) -> str:
                                      f"a count >= 1, got {value!r}")
             return ", ".join(pattern.strip().replace("#", str(i)) for i in range(value))
         if isinstance(value, str) and _SQL_NAME.fullmatch(value):
-            return read_sql(value)
+            return _compose(value, parts, used, depth + 1)
         if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
             return value
         raise WarehouseError(f"sql/{relative_path}: part {name!r} must be an identifier or a file under sql/, "
@@ -355,7 +371,4 @@ def read_sql(relative_path: str, **parts: str | int) -> str:
 
     lines = [line if line.lstrip().startswith("--") else _PLACEHOLDER.sub(fill, line)
              for line in text.splitlines(keepends=True)]
-    unused = sorted(set(parts) - used)
-    if unused:
-        raise WarehouseError(f"sql/{relative_path} has no placeholder for part(s) {', '.join(unused)}")
     return "".join(lines)

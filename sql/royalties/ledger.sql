@@ -1,7 +1,12 @@
 -- name: royalty_ledger
 -- description: The royalty rule in plain SQL, independent of the Spark job: ROYALTY_LEDGER lines of one period
---   (plus each line's qualifying STREAMS), rounded to micro-units by largest remainder within each pool.
--- params: period (YYYY-MM), period_start and period_end (UTC timestamps bounding the month, end exclusive)
+--   (plus each line's qualifying STREAMS), rounded to micro-units by largest remainder within each pool, over the
+--   tracks that earn under the policy (EARNING). The shares of tracks that do not earn are reallocated within the
+--   pool; a pool with no earning track has no line (it is unallocated).
+-- params: period (YYYY-MM), period_start and period_end (UTC timestamps bounding the month, end exclusive), and
+--   those of the EARNING file.
+-- parts: earning, the file of the policy's earning tracks (one TRACK_ID column): royalties/earning_pro_rata.sql
+--   (every track with splits) or royalties/earning_streaming_2024.sql (which needs the part activity).
 --
 -- Exactness: all arithmetic is on NUMBER(38,0) integers. Snowflake and DuckDB disagree on `/` (DuckDB divides
 -- DECIMALs as DOUBLE), so the floor of NUMERATOR / DENOMINATOR is built bit by bit from MOD and comparisons:
@@ -17,6 +22,7 @@ PARAMS AS (
            CAST(:period_start AS TIMESTAMP_NTZ) AS PERIOD_START,
            CAST(:period_end AS TIMESTAMP_NTZ) AS PERIOD_END
 ),
+EARNING AS ({earning}),
 EVENTS AS (
     SELECT EVENT_ID, TRACK_ID, TERRITORY, EVENT_TS, MS_PLAYED
     FROM STREAM_EVENTS
@@ -33,6 +39,7 @@ PAID AS (
       AND e.EVENT_TS >= (SELECT PERIOD_START FROM PARAMS)
       AND e.EVENT_TS < (SELECT PERIOD_END FROM PARAMS)
       AND e.TRACK_ID IN (SELECT s.TRACK_ID FROM ROYALTY_SPLITS AS s)
+      AND e.TRACK_ID IN (SELECT r.TRACK_ID FROM EARNING AS r)
     GROUP BY e.TERRITORY, e.TRACK_ID
 ),
 TOTALS AS (

@@ -1,8 +1,8 @@
 -- Per track streamed in the trailing 12 months (the period and the 11 months before it): its qualifying streams
 -- there (MS_PLAYED >= 30000, all territories, events deduplicated by EVENT_ID as royalties/ledger.sql does) and its
 -- TRACKS.GENRE and DURATION_MS (NULL for a track not in TRACKS): what the streaming_2024 policy decides on. The
--- Spark job's track_activity.parquet input (exported as is) and the same relation as TRACK_ACTIVITY in
--- royalties/ledger_streaming_2024.sql (keep them alike).
+-- Spark job's track_activity.parquet input (exported as is), and included by royalties/earning_streaming_2024.sql
+-- for the SQL engine's ledger.
 -- Binds: :trailing_start, :period_end (naive UTC timestamps, end exclusive).
 SELECT a.TRACK_ID, t.GENRE, t.DURATION_MS, a.TRAILING_STREAMS
 FROM (
