@@ -62,6 +62,11 @@ def bench_prompts(n: int, duration_s: int) -> list[dict]:
 
 
 def setup(home: Path, n: int, duration_s: int):
+    return bench_home(home, bench_prompts(n, duration_s))
+
+
+def bench_home(home: Path, prompts: list[dict]):
+    """A seeded home whose catalog is only ``prompts``, with signing keys (bench/scale.py shares it)."""
     from maestro_core.config import load_settings
     from maestro_core.seed import seed_warehouse
     from maestro_core.signing_keys import default_keys_dir, init_keys
@@ -73,7 +78,7 @@ def setup(home: Path, n: int, duration_s: int):
         wh.migrate()
         seed_warehouse(wh)
         wh.execute_file("bench/deactivate_prompts.sql")
-        wh.upsert("PROMPT_CATALOG", bench_prompts(n, duration_s))
+        wh.upsert("PROMPT_CATALOG", prompts)
     init_keys(default_keys_dir(settings))
     return settings
 

@@ -103,20 +103,9 @@ class Stages:
 
 
 def setup(home: Path, requests: int) -> Any:
-    from maestro_core.config import load_settings
-    from maestro_core.seed import seed_warehouse
-    from maestro_core.signing_keys import default_keys_dir, init_keys
-    from maestro_core.warehouse import connect
+    from bench.pipeline import bench_home
 
-    home.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(home=home)
-    with connect(settings) as wh:
-        wh.migrate()
-        seed_warehouse(wh)
-        wh.execute_file("bench/deactivate_prompts.sql")
-        wh.upsert("PROMPT_CATALOG", scale_prompts(requests))
-    init_keys(default_keys_dir(settings))
-    return settings
+    return bench_home(home, scale_prompts(requests))
 
 
 def cloned_results(sample: list[dict[str, Any]], requests: list[dict[str, Any]],
