@@ -11,7 +11,6 @@ import contextlib
 import contextvars
 import io
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -72,27 +71,8 @@ def write_atomic(files: Mapping[Path, bytes]) -> None:
     Raises:
         OSError: the directory is not writable (the caller names the field).
     """
-    if not _SCRATCH.get() or any(os.path.lexists(path) for path in files):  # replacing needs the backups
-        write_files_atomic(files)
-        return
-    staged: list[tuple[str, Path]] = []
-    placed: list[Path] = []
-    try:
-        for path, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-        for tmp, path in staged:
-            os.replace(tmp, path)
-            placed.append(path)
-    except BaseException:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        for path in placed:  # all or nothing: the files this call created go too
-            path.unlink(missing_ok=True)
-        raise
+    # Replacing a file stays durable even in scratch: its old bytes are what a failure would put back.
+    write_files_atomic(files, durable=not _SCRATCH.get() or any(os.path.lexists(path) for path in files))
 
 
 @contextlib.contextmanager

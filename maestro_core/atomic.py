@@ -43,13 +43,14 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = DE
     return Path(path)
 
 
-def write_files_atomic(files: Mapping[Path, bytes], mode: int = DEFAULT_MODE) -> None:
+def write_files_atomic(files: Mapping[Path, bytes], mode: int = DEFAULT_MODE, *, durable: bool = True) -> None:
     """Writes several files all or nothing.
 
-    Each file is staged beside its target first. A target that already exists keeps a second name (a hard link,
-    or a copy where the file system has none) until every rename is done, so when one rename fails the targets
-    this call already replaced get their old bytes back and those it created are removed. On success the backups
-    are deleted.
+    Each file is staged beside its target first, and fsynced unless ``durable`` is False (for scratch files that
+    are thrown away after use, which a crash loses whether or not they were synced). A target that already exists
+    keeps a second name (a hard link, or a copy where the file system has none) until every rename is done, so
+    when one rename fails the targets this call already replaced get their old bytes back and those it created are
+    removed. On success the backups are deleted.
     """
     staged: list[tuple[str, Path]] = []
     backups: dict[Path, str] = {}
@@ -61,8 +62,9 @@ def write_files_atomic(files: Mapping[Path, bytes], mode: int = DEFAULT_MODE) ->
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
         for tmp, path in staged:
             if os.path.lexists(path) and not path.is_dir():
                 backups[path] = _backup(path)

@@ -60,7 +60,8 @@ def test_encoding_is_byte_stable_and_tagged() -> None:
         assert encode_audio(pcm, SR, fmt, tags) == encode_audio(pcm, SR, fmt, tags)
 
 
-def test_failed_write_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _fail_second_rename(monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.replace fails on its second call, as a full disk would, after the first file is in place."""
     calls = {"n": 0}
     real_replace = os.replace
 
@@ -71,6 +72,10 @@ def test_failed_write_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytes
         real_replace(src, dst)
 
     monkeypatch.setattr("maestro_core.atomic.os.replace", failing_replace)
+
+
+def test_failed_write_leaves_no_partial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fail_second_rename(monkeypatch)
     with pytest.raises(OSError):
         write_atomic({tmp_path / "a.wav": b"audio", tmp_path / "a.mid": b"midi"})
     assert list(tmp_path.iterdir()) == []
@@ -98,16 +103,7 @@ def test_scratch_writes_skip_fsync_and_stay_atomic(tmp_path: Path, monkeypatch: 
     write_atomic({tmp_path / "d.wav": b"delivered"})  # outside the block: durable again
     assert synced
 
-    calls = {"n": 0}
-    real_replace = os.replace
-
-    def failing_replace(src: str, dst: str) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError(28, "No space left on device")
-        real_replace(src, dst)
-
-    monkeypatch.setattr("inference.encode.os.replace", failing_replace)
+    _fail_second_rename(monkeypatch)
     target = tmp_path / "fail"
     target.mkdir()
     with scratch_writes(), pytest.raises(OSError):
