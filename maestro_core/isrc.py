@@ -171,13 +171,7 @@ def _mint_once(wh: Warehouse, ids: Sequence[str], prefix: str, year: int) -> dic
 
 
 def _existing(wh: Warehouse, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        rows = wh.query_file("isrc/registered_codes.sql", {f"t{i}": t for i, t in enumerate(chunk)},
-                             ids=len(chunk)).to_pylist()
-        found.update({r["TRACK_ID"]: r["ISRC"] for r in rows})
-    return found
+    return {r["TRACK_ID"]: r["ISRC"] for r in wh.query_file_for_ids("isrc/registered_codes.sql", ids, bind="t")}
 
 
 def isrc_of(wh: Warehouse, track_id: str) -> str | None:

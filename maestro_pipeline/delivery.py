@@ -296,8 +296,7 @@ def _stored_audio(track: Mapping[str, Any], store: TrackStore) -> bytes:
 def _licenses(wh: Warehouse, ids: list[str]) -> dict[str, LicenseTerms]:
     if not ids:
         return {}
-    binds = {f"l{i}": lid for i, lid in enumerate(ids)}
-    rows = wh.query_file("delivery/licenses.sql", binds, ids=len(ids)).to_pylist()
+    rows = wh.query_file_for_ids("delivery/licenses.sql", ids, bind="l")
     return {r["LICENSE_ID"]: LicenseTerms(r["LICENSE_ID"], frozenset(_json_list(r["TERRITORIES"])),
                                           frozenset(_json_list(r["USAGES"])), r["VALID_FROM"], r["VALID_TO"])
             for r in rows}

@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 400
-
 
 @dataclass(frozen=True)
 class LoadReport:
@@ -112,14 +110,7 @@ def run_failures(wh: Warehouse, run_id: str, top: int = 5) -> list[dict[str, Any
 
 def existing_statuses(wh: Warehouse, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """REQUEST_ID -> stored GENERATION_REQUESTS row, for the given ids."""
-    found: dict[str, dict[str, Any]] = {}
-    ids = list(dict.fromkeys(request_ids))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        rows = wh.query_file("pipeline/requests_by_id.sql", {f"r{i}": r for i, r in enumerate(chunk)},
-                             ids=len(chunk)).to_pylist()
-        found.update({r["REQUEST_ID"]: r for r in rows})
-    return found
+    return {r["REQUEST_ID"]: r for r in wh.query_file_for_ids("pipeline/requests_by_id.sql", request_ids, bind="r")}
 
 
 def record_planned(wh: Warehouse, requests: pa.Table) -> int:

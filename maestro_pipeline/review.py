@@ -271,8 +271,7 @@ def record_decision(wh: Warehouse, track_ids: Sequence[str], decision: str, revi
         raise InputError("track_ids", "no track to decide on")
     decided_at = _utc_naive(now)
     with _atomic(wh):
-        runs = {r["TRACK_ID"]: r["RUN_ID"] for chunk in _chunks(ids)
-                for r in wh.query_file("review/track_runs.sql", _id_binds(chunk), ids=len(chunk)).to_pylist()}
+        runs = {r["TRACK_ID"]: r["RUN_ID"] for r in wh.query_file_for_ids("review/track_runs.sql", ids, bind="t")}
         unknown = [t for t in ids if t not in runs]
         if unknown:
             raise InputError("track_ids", f"unknown track id(s): {', '.join(unknown[:10])}"
@@ -306,8 +305,7 @@ def decide_run(wh: Warehouse, run_id: str, decision: str, reviewer: str, note: s
 def review_states(wh: Warehouse, track_ids: Sequence[str]) -> dict[str, Review]:
     """The REVIEWS row of each given track that has one (pending tracks are absent)."""
     ids = list(dict.fromkeys(str(t) for t in track_ids))
-    return {r["TRACK_ID"]: _review(r) for chunk in _chunks(ids)
-            for r in wh.query_file("review/reviews.sql", _id_binds(chunk), ids=len(chunk)).to_pylist()}
+    return {r["TRACK_ID"]: _review(r) for r in wh.query_file_for_ids("review/reviews.sql", ids, bind="t")}
 
 
 def approved_ids(wh: Warehouse, track_ids: Sequence[str]) -> set[str]:
@@ -316,9 +314,6 @@ def approved_ids(wh: Warehouse, track_ids: Sequence[str]) -> set[str]:
 
 
 # -- internals -----------------------------------------------------------------------------------------------------
-_CHUNK = 1000  # ids per IN list
-
-
 def _checked(decision: str, reviewer: str, note: str) -> tuple[str, str, str]:
     if decision not in DECISIONS:
         raise InputError("decision", f"{decision!r} is not a decision; accepted: {', '.join(DECISIONS)}")
@@ -351,23 +346,11 @@ def _utc_naive(now: dt.datetime | None) -> dt.datetime:
     return moment.replace(microsecond=0)
 
 
-def _chunks(ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start:start + _CHUNK]
-
-
-def _id_binds(ids: Sequence[str]) -> dict[str, Any]:
-    return {f"t{i}": t for i, t in enumerate(ids)}
-
-
 def _run_rows(wh: Warehouse, rows: list[dict[str, Any]]) -> list[RunRow]:
     reasons: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     ids = [str(r["RUN_ID"]) for r in rows]
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        binds = {f"r{i}": r for i, r in enumerate(chunk)}
-        for r in wh.query_file("review/run_reasons.sql", binds, ids=len(chunk)).to_pylist():
-            reasons[(r["RUN_ID"], r["STATUS"])].append((str(r["CODE"]), int(r["REQUESTS"])))
+    for r in wh.query_file_for_ids("review/run_reasons.sql", ids, bind="r"):
+        reasons[(r["RUN_ID"], r["STATUS"])].append((str(r["CODE"]), int(r["REQUESTS"])))
     return [RunRow(
         run_id=str(r["RUN_ID"]), dag_id=str(r["DAG_ID"]), logical_date=r["LOGICAL_DATE"], engine=str(r["ENGINE"]),
         status=str(r["STATUS"] or ""), started_at=r["STARTED_AT"], finished_at=r["FINISHED_AT"],
@@ -380,10 +363,9 @@ def _run_rows(wh: Warehouse, rows: list[dict[str, Any]]) -> list[RunRow]:
 def _track_rows(wh: Warehouse, rows: list[dict[str, Any]]) -> list[TrackRow]:
     ids = [str(r["TRACK_ID"]) for r in rows]
     splits: dict[str, list[Split]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        for s in wh.query_file("review/track_splits.sql", _id_binds(chunk), ids=len(chunk)).to_pylist():
-            splits[s["TRACK_ID"]].append(Split(str(s["HOLDER_ID"]), str(s["HOLDER_NAME"]), str(s["ROLE"]),
-                                               int(s["SHARE_BPS"])))
+    for s in wh.query_file_for_ids("review/track_splits.sql", ids, bind="t"):
+        splits[s["TRACK_ID"]].append(Split(str(s["HOLDER_ID"]), str(s["HOLDER_NAME"]), str(s["ROLE"]),
+                                           int(s["SHARE_BPS"])))
     return [TrackRow(
         track_id=str(r["TRACK_ID"]), run_id=str(r["RUN_ID"]), request_id=str(r["REQUEST_ID"]),
         prompt_id=str(r["PROMPT_ID"]), isrc=r["ISRC"], title=str(r["TITLE"]), genre=str(r["GENRE"]),

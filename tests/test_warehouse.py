@@ -219,3 +219,17 @@ def test_binds_follow_the_generated_text_even_inside_ctes(wh_backend: Warehouse)
     got = wh_backend.query("WITH P AS (SELECT :lo AS LO) SELECT LO, :label AS LABEL, :lo + 1 AS NEXT FROM P",
                            {"lo": 7, "label": "seven"}).to_pylist()[0]
     assert (got["LO"], got["LABEL"], got["NEXT"]) == (7, "seven", 8)
+
+
+def test_a_lookup_by_ids_spans_several_in_lists_and_drops_duplicates(warehouse_duckdb: Warehouse) -> None:
+    from maestro_core.warehouse.base import IN_LIST_CHUNK
+
+    count = IN_LIST_CHUNK + 50  # two statements
+    now = dt.datetime(2026, 11, 15, 12, 0)
+    warehouse_duckdb.upsert("GENERATION_REQUESTS", [
+        {"REQUEST_ID": f"q{i:04d}", "RUN_ID": "run", "PROMPT_ID": "p", "PLAYLIST_ID": None, "ORDINAL": i,
+         "SEED": i, "STATUS": "planned", "REASONS": None, "UPDATED_AT": now} for i in range(count)])
+    ids = [f"q{i:04d}" for i in range(count)] + ["q0000", "q0001", "unknown"]
+    rows = warehouse_duckdb.query_file_for_ids("pipeline/requests_by_id.sql", ids, bind="r")
+    assert sorted(r["REQUEST_ID"] for r in rows) == [f"q{i:04d}" for i in range(count)]
+    assert warehouse_duckdb.query_file_for_ids("pipeline/requests_by_id.sql", [], bind="r") == []

@@ -27,6 +27,7 @@ from maestro_core.warehouse.rows import conform
 log = logging.getLogger(__name__)
 
 Params = Mapping[str, Any] | Sequence[Any] | None
+IN_LIST_CHUNK = 400  # ids per IN list of Warehouse.query_file_for_ids: small statements, well under any bind limit
 MIGRATIONS_TABLE = "MAESTRO_MIGRATIONS"
 _MIGRATIONS_DDL = f"""CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
     VERSION INTEGER NOT NULL, NAME VARCHAR NOT NULL, SHA256 VARCHAR NOT NULL, APPLIED_AT TIMESTAMP_NTZ NOT NULL,
@@ -116,6 +117,19 @@ class Warehouse:
     def query_file(self, relative_path: str, params: Params = None, **parts: str | int) -> pa.Table:
         """Runs the query in ``sql/<relative_path>``, its placeholders filled from ``parts`` (see :func:`read_sql`)."""
         return self.query(read_sql(relative_path, **parts), params)
+
+    def query_file_for_ids(self, relative_path: str, ids: Sequence[str], *, bind: str,
+                           params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of ``sql/<relative_path>`` for ``ids`` (duplicates dropped), in statements of at most
+        :data:`IN_LIST_CHUNK` ids: the file's ``{ids: :<bind>#}`` placeholder takes each chunk's ids as the binds
+        ``<bind>0``, ``<bind>1``, ...; ``params`` are its other binds. No ids, no statement."""
+        unique = list(dict.fromkeys(ids))
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(unique), IN_LIST_CHUNK):
+            chunk = unique[start:start + IN_LIST_CHUNK]
+            binds = {**(params or {}), **{f"{bind}{i}": value for i, value in enumerate(chunk)}}
+            rows.extend(self.query_file(relative_path, binds, ids=len(chunk)).to_pylist())
+        return rows
 
     def execute_file(self, relative_path: str, params: Params = None, **parts: str | int) -> int:
         """Runs the statement(s) in ``sql/<relative_path>`` (placeholders: :func:`read_sql`); returns the row count."""
