@@ -6,12 +6,13 @@ in the same run times pretty_midi's own ``synthesize()`` (sine-wave additive syn
 mastering) on the very same MIDI as the baseline. Target: >= 100x real time (< 1.8 s per 3-minute track).
 
 It also times the peer a user would pick: FluidSynth's CLI (Debian ``fluidsynth``) rendering the same arrangement
-(written as a Standard MIDI File with pretty_midi) with the same SoundFont to a 44.1 kHz WAV, pinned to the same
+(written as a Standard MIDI File with pretty_midi) with the SoundFont our engine rendered with (the file its
+provenance names: ``--soundfont``, else the engine's default) to a 44.1 kHz WAV, pinned to the same
 core, in the same run (median of ``--runs``), and prints our whole engine (compose, render, effects, master,
 encode) as a ratio of FluidSynth's render alone. Target: >= 1.5x. Skipped, with a message, when ``fluidsynth`` is
 not on PATH.
 
-Usage: ``python bench/engine.py [--runs 3] [--seconds 180] [--cores 0]``
+Usage: ``python bench/engine.py [--runs 3] [--seconds 180] [--cores 0] [--soundfont PATH]``
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--cores", default="0", help="CPU cores to pin to, comma-separated ('' = no pinning)")
     parser.add_argument("--genre", default="lofi-chill")
     parser.add_argument("--mood", default="ambient-focus")
+    parser.add_argument("--soundfont", default=None, help="SoundFont for both renderers (default: the engine's)")
     args = parser.parse_args()
     if args.cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in args.cores.split(",")})
@@ -53,7 +55,7 @@ def main() -> None:
     from maestro_ai.generator import MusicGenerator
 
     out = Path(tempfile.mkdtemp(prefix="bench-engine-"))
-    gen = MusicGenerator(genre=args.genre, mood=args.mood, output_dir=out)
+    gen = MusicGenerator(genre=args.genre, mood=args.mood, output_dir=out, soundfont_path=args.soundfont)
     t0 = time.perf_counter()
     gen.engine  # noqa: B018 - once per process: SoundFont + embedding model
     build_s = time.perf_counter() - t0
@@ -87,7 +89,8 @@ def main() -> None:
     pinned = f"core(s) {args.cores}" if args.cores else "no pinning"
     print(f"composer engine benchmark: {args.genre}/{args.mood}, {audio_s:.1f} s of 44.1 kHz stereo, {pinned}, "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"engine build (SoundFont + embedding model, once per process): {build_s:.2f} s")
+    print(f"engine build (SoundFont + embedding model, once per process): {build_s:.2f} s; SoundFont "
+          f"{engine_soundfont(gen)}")
     print(f"{'stage':<10}{'median s':>10}{'share':>8}")
     for stage in STAGES:
         median = statistics.median(stages[stage])
@@ -130,6 +133,15 @@ def arrangement_midi(arrangement: Any, path: Path) -> Path:
     return path
 
 
+def engine_soundfont(gen: Any) -> str:
+    """The SoundFont file the engine renders with, as its provenance records it (the asset whose id names a
+    SoundFont), so that FluidSynth plays the very same bank."""
+    fonts = [a.path for a in gen.engine.assets() if a.asset_id.startswith("asset_soundfont")]
+    if len(fonts) != 1:
+        raise RuntimeError(f"expected one SoundFont among the engine's assets, found {fonts}")
+    return str(fonts[0])
+
+
 def fluidsynth_render(gen: Any, args: argparse.Namespace,
                       out: Path) -> tuple[float, list[float], float, str] | None:
     """Median wall seconds of ``fluidsynth -ni -F out.wav -r 44100 SF2 MID`` on the first timed run's arrangement
@@ -141,7 +153,6 @@ def fluidsynth_render(gen: Any, args: argparse.Namespace,
     if exe is None:
         return None
     from inference.engine import GenerationRequest
-    from inference.render import default_soundfont_path
 
     request = GenerationRequest(genre=args.genre, mood=args.mood, key_phrases=tuple(EXAMPLE["key_phrases"]),
                                 tempo_bpm=EXAMPLE["tempo_bpm"], duration_s=args.seconds,
@@ -149,7 +160,7 @@ def fluidsynth_render(gen: Any, args: argparse.Namespace,
     mid = arrangement_midi(gen.engine.compose(request).arrangement, out / "peer.mid")
     version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
     version = version.replace(" runtime version", "").strip() or "FluidSynth"
-    command = [exe, "-ni", "-q", "-F", str(out / "peer.wav"), "-r", "44100", str(default_soundfont_path()), str(mid)]
+    command = [exe, "-ni", "-q", "-F", str(out / "peer.wav"), "-r", "44100", engine_soundfont(gen), str(mid)]
     subprocess.run(command, capture_output=True, check=True)  # warm-up: page cache, like our engine's warm-up
     runs, cpus = [], []
     for _ in range(args.runs):

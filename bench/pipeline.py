@@ -3,6 +3,8 @@
     .venv/bin/python bench/pipeline.py                         # 5 s and 30 s tracks, 24 requests each
     .venv/bin/python bench/pipeline.py --durations 30 --n 100 --ray-overhead   # also (a) vs (b), as before
     .venv/bin/python bench/pipeline.py --qc-lengths 60,180     # QC's share at further lengths (default 180)
+    .venv/bin/python bench/pipeline.py --durations 5 --n 680 --per-prompt 40 --no-worker-loop --qc-lengths ''
+                                                               # issue 16's catalog day: 17 prompts x 40
 
 For each length, on the same planned requests:
 - (e) the engine alone: ``engine.generate`` (compose, render, effects, master, encode) in a loop in this process,
@@ -49,20 +51,22 @@ GENRES = [("lofi-chill", "ambient-focus", 72, "A minor"), ("house", "energetic",
           ("techno", "dark", 130, "G minor"), ("pop", "uplifting", 112, "G major")]
 
 
-def bench_prompts(n: int, duration_s: int) -> list[dict]:
-    """``n`` rights-clear prompts spread over genres (one request each)."""
+def bench_prompts(n: int, duration_s: int, per_prompt: int = 1) -> list[dict]:
+    """Rights-clear prompts spread over genres for ``n`` requests, ``per_prompt`` requests each (TARGET_COUNT; the
+    last prompt takes the remainder): 1 gives every request its own key phrases, 40 is issue 16's catalog day."""
     rows = []
-    for i in range(n):
+    for i, start in enumerate(range(0, n, per_prompt)):
         genre, mood, tempo, key = GENRES[i % len(GENRES)]
         rows.append({"PROMPT_ID": f"bench_{i:04d}", "GENRE": genre, "MOOD": mood,
                      "KEY_PHRASES": json.dumps([f"bench phrase {i}", "night city"]), "TEMPO_BPM": tempo,
                      "MUSICAL_KEY": key, "DURATION_S": duration_s, "MELODY_SEED_ASSET_ID": None,
-                     "TERRITORIES": json.dumps(["US"]), "TARGET_COUNT": 1, "PRIORITY": 1, "ACTIVE": True})
+                     "TERRITORIES": json.dumps(["US"]), "TARGET_COUNT": min(per_prompt, n - start), "PRIORITY": 1,
+                     "ACTIVE": True})
     return rows
 
 
-def setup(home: Path, n: int, duration_s: int):
-    return bench_home(home, bench_prompts(n, duration_s))
+def setup(home: Path, n: int, duration_s: int, per_prompt: int = 1):
+    return bench_home(home, bench_prompts(n, duration_s, per_prompt))
 
 
 def bench_home(home: Path, prompts: list[dict]):
@@ -98,7 +102,10 @@ class _DescriptorTiming(logging.Handler):
 
 
 def _engine_loop(work, sample_rate: int = 44100) -> tuple[float, float]:
-    """(audio seconds, wall seconds) of the engine alone on ``work``'s requests, one thread, after one warm-up."""
+    """(audio seconds, wall seconds) of the engine alone on ``work``'s requests, one thread, after one warm-up.
+
+    A request the engine fails on contributes no audio (the pipeline records it as a failed row); each is logged.
+    """
     from threadpoolctl import threadpool_limits
 
     from inference.engine import GenerationRequest, get_engine
@@ -114,12 +121,26 @@ def _engine_loop(work, sample_rate: int = 44100) -> tuple[float, float]:
                 tempo_bpm=req.get("TEMPO_BPM"), key=req.get("MUSICAL_KEY"), duration_s=float(req["DURATION_S"]),
                 seed=int(req["SEED"]), sample_rate=sample_rate,
                 descriptors=json.loads(req["DESCRIPTORS"]) if req.get("DESCRIPTORS") else None)
-            return float(engine.generate(request, out).metadata["duration_seconds"])
+            try:
+                return float(engine.generate(request, out).metadata["duration_seconds"])
+            except (RuntimeError, ValueError) as exc:  # as the worker does: one failure does not stop the run
+                print(f"(e) request {req['REQUEST_ID']} failed: {type(exc).__name__}: {exc}")
+                return 0.0
 
         one(rows[0])  # warm-up: first-call imports, as a long-lived worker has them
         start = time.perf_counter()
         audio_s = sum(one(r) for r in rows)
         return audio_s, time.perf_counter() - start
+
+
+def _pipeline_results(ctx) -> tuple:
+    """(c)'s own result rows (its one shard) and its pool statistics, as the run staged them."""
+    from maestro_pipeline import catalog, staging
+
+    store = catalog.stage_store(ctx)
+    key = staging.stage_path(ctx.run_id, "results-0000-of-0001")
+    stats = staging.read_stage_metadata(store, key).get(catalog.POOL_STATS_KEY, "{}")
+    return staging.read_stage(store, key), json.loads(stats)
 
 
 def _audio_seconds(results) -> float:
@@ -137,13 +158,15 @@ def _qc_share(results) -> tuple[float, float, int]:
     return sum(r["T_QC_S"] or 0.0 for r in rows), sum(r["T_GENERATE_S"] for r in rows), len(rows)
 
 
-def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int | None, ray_overhead: bool) -> dict:
-    """Runs (e), (a), (c) and optionally (b) for one track length; prints and returns the figures."""
+def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int | None, ray_overhead: bool,
+                 worker_loop: bool = True, per_prompt: int = 1) -> dict:
+    """Runs (e), (a) (unless not ``worker_loop``), (c) and optionally (b) for one track length; prints and returns
+    the figures. Without the worker loop, QC's share comes from (c)'s own rows."""
     from maestro_core.request_status import PLANNED
     from maestro_pipeline import PipelineOptions, catalog, planning, run_catalog, staging
     from maestro_pipeline.fanout import FanoutConfig, GeneratorActor, run_generation
 
-    settings = setup(root / f"home-{duration_s}", n, duration_s)
+    settings = setup(root / f"home-{duration_s}", n, duration_s, per_prompt)
     timing = _DescriptorTiming()
     planning_log = logging.getLogger(planning.__name__)
     planning_log.addHandler(timing)
@@ -163,11 +186,14 @@ def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int
         return dataclasses.replace(catalog.worker_spec(settings, options), storage_url=f"file://{root}/{name}-{duration_s}")
 
     e_audio, e_seconds = _engine_loop(work)
-    start = time.perf_counter()
-    actor = GeneratorActor(spec_for("loop"))  # what run_locally does, with the worker's start-up timed apart
-    a_startup = time.perf_counter() - start
-    a_results = actor(work)
-    a_seconds = time.perf_counter() - start
+    c_results, c_pool = _pipeline_results(ctx)
+    a_results, a_seconds, a_startup = c_results, 0.0, 0.0
+    if worker_loop:
+        start = time.perf_counter()
+        actor = GeneratorActor(spec_for("loop"))  # what run_locally does, with the worker's start-up timed apart
+        a_startup = time.perf_counter() - start
+        a_results = actor(work)
+        a_seconds = time.perf_counter() - start
     b_seconds = None
     if ray_overhead:
         start = time.perf_counter()
@@ -178,7 +204,7 @@ def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int
     c_audio = a_audio * report.generated_now / max(1, sum(s == "generated" for s in a_results["STATUS"].to_pylist()))
     engine_rtf = e_audio / e_seconds
     c_rtf_core = c_audio / c_wall / pool
-    a_rtf_core = a_audio / a_seconds
+    a_rtf_core = a_audio / a_seconds if worker_loop else float("nan")
     qc_s, gen_s, _ = _qc_share(a_results)
     split = {k: stages.get(k, 0.0) for k in ("plan", "gate", "generate", "qc", "sign_store", "load")}
     total = sum(split.values()) or 1.0
@@ -186,18 +212,23 @@ def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int
     print(f"\n== {duration_s} s tracks: N={work.num_rows} requests, pool {pool}, {os.cpu_count()} cores; "
           f"{report.generated_now} generated by (c), {report.failed_now} failed")
     print(f"(e) engine alone, 1 core   {e_seconds:8.2f} s  real-time factor per core {engine_rtf:7.1f}x")
-    steady = a_audio / (a_seconds - a_startup)
-    print(f"(a) worker loop, 1 core    {a_seconds:8.2f} s  real-time factor per core {a_rtf_core:7.1f}x "
-          f"= {a_rtf_core / engine_rtf:.3f} of (e); without its {a_startup:.2f} s start-up {steady:.1f}x "
-          f"= {steady / engine_rtf:.3f}")
+    if worker_loop:
+        steady = a_audio / (a_seconds - a_startup)
+        print(f"(a) worker loop, 1 core    {a_seconds:8.2f} s  real-time factor per core {a_rtf_core:7.1f}x "
+              f"= {a_rtf_core / engine_rtf:.3f} of (e); without its {a_startup:.2f} s start-up {steady:.1f}x "
+              f"= {steady / engine_rtf:.3f}")
     print(f"(c) pipeline, {pool} workers     {c_wall:8.2f} s  real-time factor per core {c_rtf_core:7.1f}x "
           f"= {c_rtf_core / engine_rtf:.3f} of (e)" + (f"   (target >= {target})" if target else ""))
     if b_seconds is not None:
         print(f"(b) Ray, 1 worker          {b_seconds:8.2f} s  Ray overhead b/a {b_seconds / a_seconds:.3f} "
               "(target <= 1.10)")
-    print(f"parallel eff. a/({pool}c)      {a_seconds / (pool * c_wall):8.3f}")
+    if worker_loop:
+        print(f"parallel eff. a/({pool}c)      {a_seconds / (pool * c_wall):8.3f}")
     print(f"tracks per hour (c)        {3600 * report.generated_now / c_wall:8.0f}")
-    print(f"QC / generation (a)        {qc_s / gen_s:8.3f}   (target <= 0.25)")
+    print(f"QC / generation ({'a' if worker_loop else 'c'})        {qc_s / gen_s:8.3f}   (target <= 0.25)")
+    print(f"pool (c): idle share {c_pool.get('idle_share', float('nan')):.3f}, first results after "
+          f"{c_pool.get('first_result_s', float('nan')):.2f} s (actor start-up), {c_pool.get('batches')} batches of "
+          f"{c_pool.get('batch_size')}")
     print("stage split (c, seconds summed over workers; share of their sum):")
     for name, seconds in split.items():
         print(f"  {name:<11} {seconds:8.2f} s  {100 * seconds / total:5.1f} %")
@@ -217,6 +248,10 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2, help="Ray workers in (c) (default 2)")
     parser.add_argument("--batch-size", type=int, default=None, help="requests per Ray batch (default: the pipeline's)")
     parser.add_argument("--ray-overhead", action="store_true", help="also time (b), Ray with 1 worker")
+    parser.add_argument("--per-prompt", type=int, default=1,
+                        help="requests per prompt (TARGET_COUNT; default 1; issue 16's catalog day: 40)")
+    parser.add_argument("--no-worker-loop", action="store_true",
+                        help="skip (a), the plain worker loop (saves its time at catalog scale)")
     args = parser.parse_args()
 
     import ray
@@ -234,7 +269,8 @@ def main() -> None:
     print(f"text model loaded in the driver in {time.perf_counter() - start:.2f} s, before any timing")
     shares = {}
     for duration_s in [int(d) for d in args.durations.split(",") if d.strip()]:
-        figures = bench_length(root, args.n, duration_s, args.pool, args.batch_size, args.ray_overhead)
+        figures = bench_length(root, args.n, duration_s, args.pool, args.batch_size, args.ray_overhead,
+                               worker_loop=not args.no_worker_loop, per_prompt=args.per_prompt)
         shares[duration_s] = figures["qc_share"]
     ray.shutdown()
     for duration_s in [int(d) for d in args.qc_lengths.split(",") if d.strip()]:

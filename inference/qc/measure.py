@@ -146,8 +146,9 @@ def measure(audio_path: str | Path, key_profile: ProfileName = "krumhansl",
 
 
 def warm_up(sample_rate: int = 44100) -> None:
-    """Pay QC's once-per-process costs now rather than in the first track: imports (librosa, soundfile, soxr),
-    librosa's first-call compilation, and the chroma and mel filter banks. A worker calls it at start-up.
+    """Pay QC's once-per-process costs now rather than in the first track: imports (soundfile, soxr, scipy's FFT)
+    and the chroma and mel filter banks, read from the bank cache (:mod:`inference.qc.banks`; librosa is imported
+    only to design them on a miss, once per machine). A worker calls it at start-up.
 
     Args:
         sample_rate: the rate the tracks to measure will have, Hz.

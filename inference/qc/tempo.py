@@ -48,8 +48,6 @@ def estimate_tempo(mono: np.ndarray, sample_rate: int) -> TempoEstimate | None:
     Returns:
         The estimate, or None when the signal has no onsets (silence, a steady tone) or lasts under ~4 s.
     """
-    import librosa  # lazy: ~1 s of submodule loading on first use
-
     hop = max(1, round(HOP * sample_rate / REFERENCE_SR))
     envelope = onset_envelope(mono, sample_rate, hop, max(16, round(N_FFT * sample_rate / REFERENCE_SR)))
     envelope = envelope.astype(np.float64) - float(np.mean(envelope))
@@ -57,7 +55,7 @@ def estimate_tempo(mono: np.ndarray, sample_rate: int) -> TempoEstimate | None:
     max_lag = int(frames_per_s * 60.0 / MIN_BPM)
     if len(envelope) < 2 * max_lag // 3 or not np.any(envelope):
         return None
-    ac = librosa.autocorrelate(envelope, max_size=min(len(envelope), 4 * max_lag + 4))
+    ac = autocorrelate(envelope, max_size=min(len(envelope), 4 * max_lag + 4))
     # Unbiased: divide by the number of overlapping frames, so long lags are not penalised for being long.
     ac = ac / (len(envelope) - np.arange(len(ac)))
     if ac[0] <= 0.0:
@@ -78,25 +76,45 @@ def estimate_tempo(mono: np.ndarray, sample_rate: int) -> TempoEstimate | None:
 def onset_envelope(mono: np.ndarray, sample_rate: int, hop_length: int, n_fft: int) -> np.ndarray:
     """librosa's ``onset_strength`` (log-power mel spectral flux, mean over 128 bands), its mel bank built once.
 
+    Bit for bit ``librosa.onset.onset_strength(S=librosa.power_to_db(mel_power), ...)`` with its defaults
+    (``power_to_db`` with ref 1, amin 1e-10 and top_db 80; lag 1; centred frames), computed with numpy so that
+    measuring a track never imports librosa (``tests/test_qc_banks.py`` checks it against librosa).
+
     Args:
         mono: float samples, shape (frames,).
         sample_rate: Hz.
         hop_length: samples between envelope frames.
         n_fft: STFT window, samples.
     """
-    import librosa
-
     power = np.abs(stft(mono.astype(np.float32, copy=False), n_fft, hop_length)) ** 2
-    log_mel = librosa.power_to_db(_mel_bank(sample_rate, n_fft) @ power)
-    return np.asarray(librosa.onset.onset_strength(S=log_mel, sr=sample_rate, hop_length=hop_length, n_fft=n_fft))
+    log_mel = 10.0 * np.log10(np.maximum(1e-10, _mel_bank(sample_rate, n_fft) @ power))  # power_to_db, ref 1
+    log_mel = np.maximum(log_mel, log_mel.max() - 80.0)
+    flux = np.maximum(0.0, log_mel[:, 1:] - log_mel[:, :-1]).mean(axis=0)
+    return np.pad(flux, (1 + n_fft // (2 * hop_length), 0))[: log_mel.shape[1]]
+
+
+def autocorrelate(y: np.ndarray, max_size: int) -> np.ndarray:
+    """``librosa.autocorrelate(y, max_size=max_size)`` of a real 1-D signal: the power spectrum's inverse FFT
+    (``scipy.fft``, zero-padded to a fast length of at least ``2 * len - 1``), its first ``max_size`` lags."""
+    import scipy.fft
+
+    n_pad = scipy.fft.next_fast_len(2 * len(y) - 1, real=True)
+    spectrum = scipy.fft.rfft(y, n=n_pad)
+    autocorr = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad)
+    return autocorr[: int(min(max_size, len(y)))]
 
 
 @functools.lru_cache(maxsize=8)
 def _mel_bank(sample_rate: int, n_fft: int) -> np.ndarray:
-    """librosa's default mel filter bank (128 Slaney bands up to Nyquist), designed once per rate and window."""
-    import librosa
+    """librosa's default mel filter bank (128 Slaney bands up to Nyquist), from the bank cache or designed now."""
+    from inference.qc.banks import cached_bank
 
-    return np.asarray(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=N_MELS))
+    def design() -> dict[str, np.ndarray]:
+        import librosa
+
+        return {"mel": np.asarray(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=N_MELS))}
+
+    return cached_bank("mel", {"sample_rate": int(sample_rate), "n_fft": int(n_fft), "n_mels": N_MELS}, design)["mel"]
 
 
 def _refined_lag(ac: np.ndarray, best: int) -> float:
