@@ -19,6 +19,10 @@ setup: $(STAMP)
 # we are root; otherwise those checks skip and say what is missing.
 SYSTEM_PACKAGES := chromium chromium-driver fluidsynth
 SYSTEM_BINARIES := chromium chromedriver fluidsynth
+# The composer's default SoundFont: FluidR3_GM (MIT), Debian's fluid-soundfont-gm. Installed when the file is missing
+# (and apt-get is here and we are root); without it the engine falls back to TimGM6mb (GPL-2.0-only) with a warning.
+SOUNDFONT_PACKAGE := fluid-soundfont-gm
+SOUNDFONT_FILE := /usr/share/sounds/sf2/FluidR3_GM.sf2
 
 $(STAMP): pyproject.toml constraints.txt
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -27,6 +31,11 @@ $(STAMP): pyproject.toml constraints.txt
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null)) \
 	    || echo "warning: could not apt-get install $(SYSTEM_PACKAGES); the browser test and the FluidSynth bench will skip"; \
+	  fi; \
+	  if [ ! -f $(SOUNDFONT_FILE) ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SOUNDFONT_PACKAGE) >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SOUNDFONT_PACKAGE) >/dev/null)) \
+	    || echo "warning: could not apt-get install $(SOUNDFONT_PACKAGE); the composer falls back to TimGM6mb (GPL-2.0-only)"; \
 	  fi; \
 	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

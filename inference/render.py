@@ -1,29 +1,37 @@
 """Sample-based rendering of an arrangement through a General MIDI SoundFont (TinySoundFont).
 
-The SoundFont is parsed once per process and path (``load_soundfont``); each render works on a cheap clone, so
-renders never share voice state and the same arrangement always renders to the same samples. The default is
-TimGM6mb (GPL-2), which ships inside pretty_midi; any .sf2/.sf3 path can be configured.
+The SoundFont is parsed once per process and path (``load_soundfont``); each render works on a clone (a few
+microseconds: voices and channels are fresh, the sample data is shared), so renders never share voice state and the
+same arrangement always renders to the same samples. Which file is used, and under which licence, is decided by
+:func:`maestro_core.assets.resolve_soundfont`: ``MAESTRO_SOUNDFONT_PATH``, else FluidR3_GM (MIT, Debian's
+``fluid-soundfont-gm``), else TimGM6mb (GPL-2.0-only) with a warning.
+
+A SoundFont is checked before anything renders (:func:`inference.soundfont.soundfont_problem`, milliseconds): it
+must exist, be readable, be a SoundFont, and hold every General MIDI program the arrangements need. Every problem
+is one :class:`ConfigError` naming ``MAESTRO_SOUNDFONT_PATH``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from inference.soundfont import ACCEPTED, missing_presets, soundfont_presets
+from maestro_core.assets import SOUNDFONT_ENV, SoundFontAsset, resolve_soundfont, sha256_file
 from maestro_core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 MAX_VOICES = 96
-SOUNDFONT_ASSET_ID = "asset_soundfont_timgm6mb"
 _LOCK = threading.Lock()
-_FONTS: dict[str, Any] = {}
+_FONTS: dict[str, tuple[Any, SoundFontInfo]] = {}
 
 
 class RenderablePart(Protocol):
@@ -44,71 +52,61 @@ class Renderable(Protocol):
 
 @dataclass(frozen=True)
 class SoundFontInfo:
-    """A loaded SoundFont: absolute path, sha256 of the file, and its license as far as we know it."""
+    """A loaded SoundFont: absolute path, sha256 of the file, ASSETS id, SPDX licence and its (bank, preset) pairs.
+
+    ``fallback`` is True when TimGM6mb stands in because no licence-clean bank was found.
+    """
 
     path: str
     sha256: str
     license: str
+    asset_id: str
+    presets: frozenset[tuple[int, int]]
+    fallback: bool = False
 
 
 def default_soundfont_path() -> Path:
-    """TimGM6mb.sf2 inside the installed pretty_midi package (found without importing pretty_midi)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("pretty_midi")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("soundfont_path", "pretty_midi is not installed, so TimGM6mb.sf2 is missing",
-                          "a path to a General MIDI .sf2 file")
-    return Path(next(iter(spec.submodule_search_locations))) / "TimGM6mb.sf2"
+    """The SoundFont the composer uses when none is passed (see :func:`maestro_core.assets.resolve_soundfont`)."""
+    return resolve_soundfont(None).path
 
 
-def soundfont_problem(path: str | Path | None = None) -> ConfigError | None:
-    """Why the SoundFont at ``path`` (default TimGM6mb) cannot be loaded, found cheaply: it must be a readable
-    file with a RIFF ``sfbk`` header (what .sf2 and .sf3 files start with). None when it looks loadable.
-    """
-    try:
-        resolved = Path(path).expanduser().resolve() if path else default_soundfont_path()
-    except ConfigError as exc:
-        return exc
-    accepted = "a General MIDI .sf2/.sf3 file"
-    if not resolved.exists():
-        return ConfigError("soundfont_path", f"{resolved} does not exist", accepted)
-    if not resolved.is_file():
-        return ConfigError("soundfont_path", f"{resolved} is a directory, not a file", accepted)
-    try:
-        with resolved.open("rb") as fh:
-            head = fh.read(12)
-    except OSError as exc:
-        return ConfigError("soundfont_path", f"cannot read {resolved}: {exc.strerror or exc}", accepted)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        return ConfigError("soundfont_path", f"{resolved} is not a SoundFont (no RIFF sfbk header)", accepted)
-    return None
+def load_soundfont(path: str | os.PathLike[str] | None = None,
+                   needed: Mapping[tuple[int, int], str] | None = None) -> tuple[Any, SoundFontInfo]:
+    """The parsed SoundFont for ``path`` (default: see :func:`resolve_soundfont`), loaded once per process.
 
-
-def load_soundfont(path: str | Path | None = None) -> tuple[Any, SoundFontInfo]:
-    """The parsed SoundFont at ``path`` (default TimGM6mb), loaded once per process.
+    Args:
+        path: a SoundFont file; None means ``MAESTRO_SOUNDFONT_PATH``, else FluidR3_GM, else TimGM6mb.
+        needed: (bank, preset) -> name of the presets the caller's arrangements use (see
+            :func:`inference.soundfont.needed_presets`).
 
     Raises:
-        ConfigError: field ``soundfont_path`` when the file is missing or not a SoundFont.
+        ConfigError: ``MAESTRO_SOUNDFONT_PATH`` when the file is missing, unreadable, not a SoundFont, or lacks a
+            needed preset.
     """
-    resolved = Path(path).expanduser().resolve() if path else default_soundfont_path()
-    key = str(resolved)
+    asset = resolve_soundfont(path)
+    key = str(asset.path)
     with _LOCK:
         if key not in _FONTS:
-            if not resolved.is_file():
-                raise ConfigError("soundfont_path", f"{resolved} does not exist", "a path to a .sf2/.sf3 file")
-            from tinysoundfont import _tinysoundfont
+            _FONTS[key] = _parse(asset)
+        font, info = _FONTS[key]
+    problem = missing_presets(asset.path, info.presets, needed or {})
+    if problem is not None:
+        raise problem
+    return font, info
 
-            data = resolved.read_bytes()
-            try:
-                font = _tinysoundfont.SoundFont(data)
-            except Exception as exc:  # the binding raises a bare Exception for unreadable files
-                raise ConfigError("soundfont_path", f"{resolved} is not a readable SoundFont: {exc}",
-                                  "a General MIDI .sf2/.sf3 file") from None
-            license = "GPL-2.0" if resolved.name == "TimGM6mb.sf2" else "unknown (record it with the asset)"
-            _FONTS[key] = (font, SoundFontInfo(key, hashlib.sha256(data).hexdigest(), license))
-            logger.info("loaded SoundFont %s", resolved)
-        return _FONTS[key]
+
+def _parse(asset: SoundFontAsset) -> tuple[Any, SoundFontInfo]:
+    from tinysoundfont import _tinysoundfont
+
+    presets = soundfont_presets(asset.path)  # raises the one-line error before TinySoundFont sees the file
+    try:
+        font = _tinysoundfont.SoundFont(str(asset.path))
+    except Exception as exc:  # the binding raises a bare Exception for files it cannot parse
+        raise ConfigError(SOUNDFONT_ENV, f"{asset.path} is not a readable SoundFont: {exc}", ACCEPTED) from None
+    info = SoundFontInfo(str(asset.path), sha256_file(asset.path), asset.spdx_license, asset.asset_id, presets,
+                         asset.fallback)
+    logger.info("loaded SoundFont %s (%s, %s)", asset.path, asset.asset_id, asset.spdx_license)
+    return font, info
 
 
 def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44100,
@@ -126,6 +124,7 @@ def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44
     """
     from tinysoundfont import _tinysoundfont
 
+    _check_programs(arrangement, font)
     synth = _tinysoundfont.SoundFont(font)  # a clone: fresh voices and channels, shared sample data
     synth.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, gain_db)
     synth.set_max_voices(MAX_VOICES)
@@ -151,6 +150,16 @@ def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44
     if pos < frames:
         synth.render(memoryview(out[pos:frames]).cast("B"))  # type: ignore[arg-type]  # ndarray is a buffer
     return out
+
+
+def _check_programs(arrangement: Renderable, font: Any) -> None:
+    """Every melodic part's program is in the bank (a missing kit falls back to the standard kit, which the load
+    checked), so nothing renders silently with the wrong sound."""
+    missing = sorted({part.program for part in arrangement.parts
+                      if not part.is_drum and font.get_preset_index(0, part.program) < 0})
+    if missing:
+        raise ConfigError(SOUNDFONT_ENV, f"the SoundFont lacks General MIDI program(s) {missing} the arrangement "
+                                         "needs", ACCEPTED)
 
 
 def _events(arrangement: Renderable, samples_per_tick: float, frames: int) -> list[tuple[int, int, int, int, int]]:

@@ -56,13 +56,15 @@ class AudioFacts:
 
 @dataclass(frozen=True)
 class AssetUse:
-    """An asset a track was made from (embedding model, SoundFont, melody seed, ...) and the license relied on."""
+    """An asset a track was made from (embedding model, SoundFont, synthesis, melody seed, ...), the LICENSES row
+    relied on and the licence it is used under as an SPDX id (ASSETS.SPDX_LICENSE; "" for records made before)."""
 
     asset_id: str
     kind: str
     sha256: str
     license_id: str | None = None
     uri: str = ""
+    spdx_license: str = ""
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,23 @@ from maestro_core.units import TERRITORY_CODE, TOTAL_BPS
 WORLDWIDE = "WW"
 DEFAULT_USAGE = "commercial_streaming"
 HOLDER_KINDS = ("artist", "publisher", "label", "platform", "model_licensor")
-ASSET_KINDS = ("melody_seed", "model", "soundfont", "style")
+ASSET_KINDS = ("melody_seed", "model", "soundfont", "style", "synth")
 # Royalty role of the holder of a license, by the kind of asset licensed.
 ROLE_BY_ASSET_KIND = {"melody_seed": "seed_owner", "model": "model_licensor", "soundfont": "model_licensor",
                       "style": "style_licensor"}
+
+# Usages a model's published licence grants by itself (SPDX id -> usages), for weights registered from their licence
+# alone (``maestro_pipeline.model_assets``). Non-commercial weights (MusicGen's CC-BY-NC-4.0) grant no commercial
+# usage; the Stability AI Community License allows commercial use only to organisations under its revenue limit,
+# which the platform must attest, so it too grants none by itself. A commercial use of either needs a LICENSES row
+# of its own (a licence bought from the model's owner, or the attestation).
+NON_COMMERCIAL_USAGES = ("non_commercial", "research")
+SPDX_USAGES: dict[str, tuple[str, ...]] = {
+    "CC-BY-NC-4.0": NON_COMMERCIAL_USAGES,
+    "LicenseRef-Stability-AI-Community": NON_COMMERCIAL_USAGES,
+    "Apache-2.0": ("commercial_streaming", "download", "sync", *NON_COMMERCIAL_USAGES),
+    "MIT": ("commercial_streaming", "download", "sync", *NON_COMMERCIAL_USAGES),
+}
 
 LICENSE_MISSING = "license_missing"
 LICENSE_EXPIRED = "license_expired"
@@ -71,6 +84,7 @@ class Asset:
     sha256: str = ""
     uri: str = ""
     title: str = ""
+    spdx_license: str = ""  # the licence it is used under, as an SPDX id (ASSETS.SPDX_LICENSE)
 
 
 @dataclass(frozen=True)
@@ -273,7 +287,7 @@ def _check_asset(asset_id: str, request: RightsRequest, snapshot: RightsSnapshot
     for_usage = [lic for lic in licenses if request.usage in lic.usages]
     if not for_usage:
         granted = sorted({u for lic in licenses for u in lic.usages})
-        return [Reason(USAGE_NOT_GRANTED, f"no license of asset {asset_id!r} grants usage {request.usage!r} "
+        return [Reason(USAGE_NOT_GRANTED, f"no license of {_asset_text(asset)} grants usage {request.usage!r} "
                                           f"(granted: {', '.join(granted) or 'none'})", asset_id=asset_id)], []
     current = [lic for lic in for_usage if lic.valid_on(on_date)]
     if not current:
@@ -289,6 +303,18 @@ def _check_asset(asset_id: str, request: RightsRequest, snapshot: RightsSnapshot
     needed = [lic for lic in current if any(lic.covers(t) for t in request.territories)]
     role = ROLE_BY_ASSET_KIND.get(asset.kind, "model_licensor")
     return [], [ReliedLicense(lic.license_id, asset_id, lic.holder_id, role, lic.share_bps) for lic in needed]
+
+
+def spdx_usages(spdx_license: str) -> tuple[str, ...]:
+    """The usages a published licence grants by itself (``SPDX_USAGES``); none for a licence not listed there."""
+    return SPDX_USAGES.get(spdx_license, ())
+
+
+def _asset_text(asset: Asset) -> str:
+    """How a reason names an asset: a model by its id and title (which model, under which licence)."""
+    if asset.kind == "model" and asset.title:
+        return f"model {asset.asset_id!r} ({asset.title})"
+    return f"asset {asset.asset_id!r}"
 
 
 def _window_text(lic: License, day: dt.date) -> str:

@@ -37,7 +37,8 @@ def load_snapshot(wh: Warehouse) -> RightsSnapshot:
     """The rights snapshot as of now, read through ``wh.query_file``."""
     holders = [Holder(r["HOLDER_ID"], r["NAME"], r["KIND"])
                for r in wh.query_file("queries/rights_snapshot_holders.sql").to_pylist()]
-    assets = [Asset(r["ASSET_ID"], r["KIND"], r["HOLDER_ID"], r["SHA256"] or "", r["URI"] or "", r["TITLE"] or "")
+    assets = [Asset(r["ASSET_ID"], r["KIND"], r["HOLDER_ID"], r["SHA256"] or "", r["URI"] or "", r["TITLE"] or "",
+                    r.get("SPDX_LICENSE") or "")
               for r in wh.query_file("queries/rights_snapshot_assets.sql").to_pylist()]
     licenses, problems = [], []
     for row in wh.query_file("queries/rights_snapshot_licenses.sql").to_pylist():

