@@ -19,7 +19,8 @@ back-filled); `MAESTRO_CATALOG_SCHEDULE=none` makes it run only when triggered. 
 is refused by Airflow. Re-running a date changes nothing; an interrupted run re-run ends where an uninterrupted
 one would.
 XComs carry ids and storage keys only. Snowflake credentials come from the `maestro_snowflake` connection when
-it exists. Params: `duration_s` (override every track's length), `shard_size`, `pool_size`, `batch_size`, and the
+it exists. Params: `duration_s` (override every track's length), `shard_size`, `pool_size`, `batch_size`,
+`gpu_batch_size` (a GPU engine's requests per model call, e.g. `MAESTRO_ENGINE=musicgen`), and the
 **failure budget** `failure_budget_pct` / `failure_budget_first_n`: a shard or run over it (e.g. every request
 failing alike) closes the run `failed` with the reason and fails its task, instead of a green run of failed rows.
 """
@@ -59,6 +60,8 @@ SCHEDULE = os.environ.get("MAESTRO_CATALOG_SCHEDULE", "@daily")
         "failure_budget_first_n": Param(None, type=["null", "integer"], minimum=1),
         # null: chosen from the shard's requests and the pool's workers (maestro_pipeline.fanout.choose_batch_size).
         "batch_size": Param(None, type=["null", "integer"], minimum=1),
+        # A GPU engine's batch, one model call (null: MAESTRO_GPU_BATCH_SIZE); halved on out-of-memory.
+        "gpu_batch_size": Param(None, type=["null", "integer"], minimum=1, maximum=256),
     },
 )
 def maestro_catalog_generation() -> None:

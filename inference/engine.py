@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from inference.descriptors import Descriptors
 
 # name -> "module:Class". Engines import lazily so that listing them costs nothing.
-ENGINES: dict[str, str] = {"composer": "inference.composer.engine:ComposerEngine"}
+ENGINES: dict[str, str] = {"composer": "inference.composer.engine:ComposerEngine",
+                           "musicgen": "inference.neural.musicgen:MusicGenEngine",
+                           "stable-audio": "inference.neural.stable_audio:StableAudioEngine"}
 AUDIO_FORMATS = ("wav", "flac")
 SAMPLE_RATES = (22050, 32000, 44100, 48000)
 STAGES = ("compose", "render", "effects", "master", "encode")
@@ -199,14 +201,21 @@ def engine_style(name: str, genre: str, mood: str) -> tuple[str, str]:
     return style(genre, mood) if callable(style) else (genre, mood)
 
 
-def engine_asset_ids(name: str) -> tuple[str, ...]:
-    """The ASSET_IDs engine ``name`` relies on (its ``asset_ids`` classmethod; none for an engine without one).
+def engine_asset_ids(name: str, **options: Any) -> tuple[str, ...]:
+    """The ASSET_IDs engine ``name`` relies on with constructor ``options`` (its ``asset_ids`` classmethod, given
+    the options it accepts, e.g. the composer's ``soundfont_path``; none for an engine without one).
 
     Raises:
         ConfigError: the engine is unknown or cannot be imported.
     """
+    import inspect
+
     asset_ids = getattr(engine_class(name), "asset_ids", None)
-    return tuple(asset_ids()) if callable(asset_ids) else ()
+    if not callable(asset_ids):
+        return ()
+    params = inspect.signature(asset_ids).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return tuple(asset_ids(**{k: v for k, v in options.items() if takes_any or k in params}))
 
 
 def style_problem(name: str, genre: str, mood: str) -> str | None:

@@ -33,12 +33,14 @@ class MusicGenerator:
     Args:
         genre: genre preset, e.g. ``'lofi-chill'``, ``'house'``, ``'classical-piano'`` (closest names suggested).
         mood: mood preset, e.g. ``'ambient-focus'``, ``'melancholic'``, ``'energetic'``.
-        engine: engine name; ``'composer'`` (no weights, no GPU).
+        engine: engine name: ``'composer'`` (no weights, no GPU), ``'musicgen'`` or ``'stable-audio'``.
         output_dir: where audio and MIDI files go; default ``$MAESTRO_HOME/generated``.
         sample_rate: output sample rate in Hz (22050, 32000, 44100 or 48000).
         audio_format: ``'wav'`` (16-bit PCM) or ``'flac'``.
-        soundfont_path: a General MIDI SoundFont; default TimGM6mb shipped with pretty_midi.
+        soundfont_path: a General MIDI SoundFont; default MAESTRO_SOUNDFONT_PATH, else FluidR3_GM (MIT).
         embedding_model_path: a sentence-transformers model directory; default the bundled all-MiniLM-L6-v2.
+        model_path: a neural engine's local checkpoint directory; default its setting (``MAESTRO_MUSICGEN_MODEL``,
+            ``MAESTRO_STABLE_AUDIO_MODEL``). See docs/engines.md.
 
     Raises:
         InputError: ``genre``, ``mood``, ``sample_rate`` or ``audio_format`` is not accepted.
@@ -47,7 +49,7 @@ class MusicGenerator:
 
     def __init__(self, genre: str, mood: str, engine: str = "composer", output_dir: str | Path | None = None,
                  sample_rate: int = 44100, audio_format: str = "wav", soundfont_path: str | Path | None = None,
-                 embedding_model_path: str | Path | None = None) -> None:
+                 embedding_model_path: str | Path | None = None, model_path: str | Path | None = None) -> None:
         from inference.engine import AUDIO_FORMATS, ENGINES, SAMPLE_RATES, engine_style
         from maestro_core.errors import ConfigError
 
@@ -63,7 +65,8 @@ class MusicGenerator:
         self.sample_rate = sample_rate
         self.audio_format = audio_format
         self._engine_options = {k: v for k, v in (("soundfont_path", soundfont_path),
-                                                  ("embedding_model_path", embedding_model_path)) if v is not None}
+                                                  ("embedding_model_path", embedding_model_path),
+                                                  ("model_path", model_path)) if v is not None}
 
     @property
     def engine(self) -> Any:
@@ -118,16 +121,22 @@ class MusicGenerator:
 
         Raises:
             InputError: naming the offending field.
+            ConfigError: the engine's files are unusable (e.g. ``MAESTRO_SOUNDFONT_PATH``), found from their headers.
         """
+        from inference.engine import engine_problems
+
         self._checked_request(input_data, duration_seconds, seed, variation)
+        for problem in engine_problems(self.engine_name, **self._engine_options)[:1]:
+            raise problem
 
     def _checked_request(self, input_data: Mapping[str, Any], duration_seconds: float, seed: int | None,
                          variation: Mapping[str, Any] | None) -> Any:
         """The request ``generate_track`` hands the engine, after checking it (the engine normalises it itself)."""
         from inference.composer.engine import check_request
+        from inference.engine import engine_class
 
         request = self._request(input_data, duration_seconds, seed, variation)
-        check_request(request)
+        getattr(engine_class(self.engine_name), "check_request", check_request)(request)  # neural engines: their own
         return request
 
     def _request(self, input_data: Mapping[str, Any], duration_seconds: float, seed: int | None,

@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_SCHEMES = ("duckdb", "snowflake")
 STORAGE_SCHEMES = ("file", "s3", "memory")
-ENGINES = ("composer",)
+ENGINES = ("composer", "musicgen", "stable-audio")
+# Neural engine -> the setting naming its checkpoint directory (passed to the engine as ``model_path``).
+MODEL_SETTINGS = {"musicgen": "musicgen_model", "stable-audio": "stable_audio_model"}
+MELODY_SOURCES = ("none", "composer")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 REVIEW_TOKEN_MIN_CHARS = 43  # len(secrets.token_urlsafe(32)): 32 random bytes
 # An engine outside the registry, named by its import path (a plugin): ``package.module:EngineClass``.
@@ -81,10 +84,22 @@ class Settings(BaseSettings):
     warehouse_url: str = Field(default="", description="duckdb:///PATH, duckdb:///:memory: or snowflake://")
     storage_url: str = Field(default="", description="file:///PATH, s3://bucket/prefix or memory://prefix")
     ray_address: str = Field(default="", description="empty: local Ray; 'auto', host:port or ray://host:10001")
-    engine: str = Field(default="composer", description="a registered engine (composer), or an engine class "
-                                                          "by import path package.module:EngineClass")
+    engine: str = Field(default="composer", description="a registered engine (composer, musicgen, stable-audio), "
+                                                          "or an engine class by import path "
+                                                          "package.module:EngineClass")
     soundfont_path: Path | None = Field(default=None, description="a General MIDI .sf2/.sf3 file for the composer "
                                                                   "engine (default: the engine's own)")
+    # Neural engines (docs/engines.md): local checkpoint directories, read with local_files_only (no hub access).
+    musicgen_model: Path | None = Field(default=None, description="a MusicGen checkpoint directory that "
+                                        "from_pretrained reads (config, weights, processor files)")
+    stable_audio_model: Path | None = Field(default=None, description="a Stable Audio Open checkpoint directory "
+                                            "that diffusers' StableAudioPipeline.from_pretrained reads")
+    gpu_batch_size: int = Field(default=8, ge=1, le=256, description="requests a GPU engine generates in one call "
+                                "(halved and retried when the GPU runs out of memory)")
+    allow_cpu_fallback: bool = Field(default=False, description="let a GPU engine run in fp32 on CPU when the "
+                                     "cluster has no GPU (slow; tests and smoke runs)")
+    melody_source: Literal["none", "composer"] = Field(default="none", description="none, or composer: the "
+                                                       "composer writes the arrangement and a melody model follows it")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     spark_master: str = Field(default="local[2]", description="Spark master URL for the royalty job")
 

@@ -55,6 +55,7 @@ class PipelineOptions:
         sign: embed signed C2PA manifests.
         retry_failed: also retry earlier runs' ``failed`` requests (and those a stopped run left ``planned``).
         budget: the failure budget; None takes it from settings (``MAESTRO_FAILURE_BUDGET_*``).
+        gpu_batch_size: requests a batched (GPU) engine generates in one call; None takes MAESTRO_GPU_BATCH_SIZE.
 
     Raises:
         InputError: naming the option that is out of range (checked at construction, before any work).
@@ -67,15 +68,16 @@ class PipelineOptions:
     sign: bool = True
     retry_failed: bool = True
     budget: FailureBudget | None = None
+    gpu_batch_size: int | None = None
 
     def __post_init__(self) -> None:
         low, high = DURATION_RANGE_S
         if self.duration_s is not None and (isinstance(self.duration_s, bool) or not isinstance(self.duration_s, int)
                                             or not low <= self.duration_s <= high):
             raise InputError("duration_s", f"must be whole seconds in {low}..{high}, got {self.duration_s!r}")
-        for name, high in (("shard_size", 1024), ("pool_size", 256), ("batch_size", 1024)):
+        for name, high in (("shard_size", 1024), ("pool_size", 256), ("batch_size", 1024), ("gpu_batch_size", 256)):
             value = getattr(self, name)
-            if name == "batch_size" and value is None:
+            if name in ("batch_size", "gpu_batch_size") and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise InputError(name, f"must be an integer in 1..{high}, got {value!r}")
@@ -145,6 +147,7 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
                                          duration_override_s=options.duration_s, validate_style=style_check(ctx))
         if options.retry_failed:
             planned = pa.concat_tables([planned, _earlier_failures(wh, ctx, options, set(ids))])
+        planned = refuse_unsupported(ctx, planned)
         records.record_planned(wh, planned)
     planned = planning.with_descriptors(planned)
     return staging.write_stage(stage_store(ctx), ctx.run_id, "planned", planned)
@@ -152,15 +155,17 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
 
 def gate_stage(ctx: RunContext, planned_path: str) -> str:
     """Rights gate over the planned requests, then ISRCs for the allowed ones (minted once per track)."""
-    from inference.engine import engine_asset_ids
     from maestro_core.isrc import mint_isrc
     from maestro_core.rights_snapshot import load_snapshot
+    from maestro_pipeline.model_assets import register_model_assets, run_asset_ids
 
     store = stage_store(ctx)
     planned = staging.read_stage(store, planned_path)
     with warehouse(ctx.settings) as wh:
+        checkpoints = register_model_assets(wh, ctx.settings)  # a neural engine's weights, with their licence
         snapshot = load_snapshot(wh)
-        gated = planning.gate_requests(planned, snapshot, ctx.logical_date, engine_asset_ids(ctx.settings.engine),
+        gated = planning.gate_requests(planned, snapshot, ctx.logical_date,
+                                       run_asset_ids(ctx.settings, checkpoints),
                                        _melody_paths())
         allowed = planning.with_status(gated, PLANNED)
         isrcs = mint_isrc(wh, allowed["TRACK_ID"].to_pylist(), year=ctx.logical_date.year,
@@ -380,7 +385,22 @@ def worker_spec(settings: Settings, options: PipelineOptions) -> Any:
                                 "warehouse_url": settings.warehouse_url if settings.warehouse_backend == "duckdb"
                                 else "", "engine": settings.engine, **keys},
                       scratch_dir=str(settings.home / "scratch"), engine=settings.engine, sign=options.sign,
-                      engine_options=engine_options(settings))
+                      engine_options=engine_options(settings, options.gpu_batch_size))
+
+
+def refuse_unsupported(ctx: RunContext, planned: pa.Table) -> pa.Table:
+    """Planned requests the run's engine cannot serve, rejected with a reason: longer than its ``max_duration_s``,
+    or (a neural engine outside hybrid mode) with a melody seed it cannot follow."""
+    from inference.engine import engine_class
+    from maestro_core.config import MODEL_SETTINGS
+
+    engine = ctx.settings.engine
+    limit = getattr(engine_class(engine), "max_duration_s", None)
+    planned = planning.refuse_too_long(planned, engine, None if limit is None else float(limit))
+    if engine in MODEL_SETTINGS and ctx.settings.melody_source != "composer":
+        planned = planning.refuse_melody_seeds(planned, engine, "set MAESTRO_MELODY_SOURCE=composer (a MusicGen-"
+                                                                "Melody checkpoint) for tracks that follow a seed")
+    return planned
 
 
 def style_check(ctx: RunContext) -> Callable[[str, str], str | None]:

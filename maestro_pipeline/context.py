@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import socket
 import time
@@ -92,18 +93,30 @@ def engine_version(engine: str) -> str:
     return str(get_engine(engine).version)
 
 
-def engine_options(settings: Settings) -> dict[str, Any]:
-    """Constructor options for the configured engine, from settings: those its ``__init__`` takes and that are set."""
+def engine_options(settings: Settings, gpu_batch_size: int | None = None) -> dict[str, Any]:
+    """Constructor options for the configured engine, from settings: those its ``__init__`` takes and that are set.
+
+    A neural engine gets ``model_path`` (its checkpoint setting, ``config.MODEL_SETTINGS``), ``batch_size``
+    (``gpu_batch_size`` when given, e.g. a DAG param, else MAESTRO_GPU_BATCH_SIZE), ``allow_cpu`` and
+    ``melody_source``. Paths travel as text (workers may run on other machines).
+    """
     import inspect
 
     from inference.engine import engine_class
+    from maestro_core.config import MODEL_SETTINGS
 
     try:
         accepted = inspect.signature(engine_class(settings.engine)).parameters
     except (TypeError, ValueError):
         return {}
-    candidates = {"soundfont_path": settings.soundfont_path}
-    return {k: str(v) for k, v in candidates.items() if v is not None and k in accepted}
+    model_setting = MODEL_SETTINGS.get(settings.engine)
+    candidates: dict[str, Any] = {
+        "soundfont_path": settings.soundfont_path,
+        "model_path": getattr(settings, model_setting) if model_setting else None,
+        "batch_size": gpu_batch_size or settings.gpu_batch_size, "allow_cpu": settings.allow_cpu_fallback,
+        "melody_source": settings.melody_source}
+    return {k: str(v) if isinstance(v, os.PathLike) else v for k, v in candidates.items()
+            if v is not None and k in accepted}
 
 
 def preflight_warehouse(settings: Settings, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> None:

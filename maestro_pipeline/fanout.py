@@ -13,6 +13,9 @@ Shape (after Ray Data's batch-inference pattern)::
   requests and actors (several batches per actor, so no actor waits while another has a queue), and the
   requests go out longest first (:func:`longest_first`, by requested duration) so that the run does not end with
   one actor rendering a long track while the others sit idle. :class:`PoolStats` reports the idle share.
+* A batched engine (one with ``generate_batch``: the GPU engines) gets each batch in one call, and its batches are
+  grouped by duration and sized to its GPU batch (:mod:`maestro_pipeline.gpu`); a GPU engine on a cluster without
+  GPUs fails before any actor starts unless CPU fallback is allowed, and GPU actors never outnumber the GPUs.
 * Results come back sorted by REQUEST_ID, whatever order the actors finished in, so what is written downstream
   does not depend on scheduling.
 * Resources: ``num_gpus=1`` per actor only when the cluster has GPUs; otherwise a fractional ``num_cpus``
@@ -87,8 +90,9 @@ class GeneratorActor:
         self.worker = RequestWorker(spec if isinstance(spec, WorkerSpec) else WorkerSpec(**spec))
 
     def __call__(self, batch: dict[str, np.ndarray] | pa.Table) -> pa.Table:
-        """Processes every request of ``batch``; returns one result row per request (RESULT_TABLE)."""
-        rows = [self.worker.process(request) for request in batch_rows(batch)]
+        """Processes every request of ``batch`` (a batched engine generates them in one call); returns one result
+        row per request (RESULT_TABLE)."""
+        rows = self.worker.process_batch(batch_rows(batch))
         return pa.Table.from_pylist(rows, schema=RESULT_TABLE)
 
     def pid(self) -> int:
@@ -326,11 +330,19 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
 
     cluster = connect_ray(ray_address)
     resources: dict[str, Any] = actor_resources(cluster, config)
+    from maestro_pipeline.gpu import engine_batches, require_accelerator
+
+    require_accelerator(cluster, spec.engine, spec.engine_options)  # a GPU engine, no GPU: fail before any actor
+    dense = engine_batches(requests, spec.engine, spec.engine_options, config.batch_size)
     batch_size = config.batch_size or choose_batch_size(requests.num_rows, config.pool_size)
     ordered = longest_first(requests)
     # One block per batch: Ray Data hands whole blocks to actors, so a single block would serialise the pool.
     blocks = [ordered.slice(i, batch_size) for i in range(0, ordered.num_rows, batch_size)]
+    if dense is not None:  # a batched engine: one model call per block, blocks never mixing durations
+        blocks, batch_size = dense
     pool = min(config.pool_size, len(blocks))
+    if "num_gpus" in resources:  # one GPU per actor: more actors than GPUs would wait for a GPU forever
+        pool = min(pool, max(1, int(cluster.get("GPU", 0) // config.gpus_per_actor)))
     log.info("fan-out", extra={"requests": requests.num_rows, "pool_size": pool, "batch_size": batch_size,
                                 "batches": len(blocks), "resources": resources})
     start = time.perf_counter()
@@ -342,7 +354,7 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
             actor_cls,
             fn_constructor_kwargs={"spec": spec},
             compute=ray.data.ActorPoolStrategy(size=pool),
-            batch_size=batch_size,
+            batch_size=None if dense is not None else batch_size,  # None: each (dense) block is one batch
             batch_format="pyarrow",
             max_restarts=config.max_restarts,
             max_task_retries=config.max_task_retries,

@@ -46,6 +46,7 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
             if needed:
                 plans.append(_plan_playlist(wh, ctx, playlist, prompts, needed, state["last_before_run"], options))
         planned = pa.concat_tables(plans) if plans else tables.REQUEST_TABLE.empty_table()
+        planned = catalog.refuse_unsupported(ctx, planned)
         records.record_planned(wh, planned)
     planned = planning.with_descriptors(planned)  # text understanding once per phrase list, here in the driver
     return staging.write_stage(catalog.stage_store(ctx), ctx.run_id, "planned", planned)

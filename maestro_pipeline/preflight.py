@@ -11,7 +11,9 @@ Checks, each timed:
 * ``warehouse``: reachable, migrated, and seeded with the platform rights holder that takes split remainders;
 * ``store``: a probe object is written, read back and deleted;
 * ``signing_keys``: the certificate chain and private key load and belong together (when signing);
-* ``engine``: the engine imports and its assets (SoundFont, text model) are readable, without loading them;
+* ``engine``: the engine imports and its assets (SoundFont, text model, checkpoint directory) are readable, without
+  loading them;
+* ``accelerator``: a GPU engine has a GPU (or ``MAESTRO_ALLOW_CPU_FALLBACK``) on a local Ray;
 * ``ray``: a configured cluster answers on its address.
 """
 
@@ -87,6 +89,7 @@ def preflight(settings: Settings, *, sign: bool = True, arguments: Callable[[], 
     if sign:
         run("signing_keys", lambda: check_signing_keys(settings))
     run("engine", lambda: check_engine(settings))
+    run("accelerator", lambda: check_accelerator(settings))
     run("ray", lambda: check_ray(settings))
     log.info("preflight", extra={"ok": not problems, "problems": len(problems), **seconds})
     if problems:
@@ -163,6 +166,30 @@ def check_engine(settings: Settings) -> None:
                         else exc)
     if problems:
         raise PreflightFailed(problems)
+
+
+def check_accelerator(settings: Settings) -> None:
+    """A GPU engine finds a GPU, or CPU fallback is allowed.
+
+    Checked here for a local Ray (``MAESTRO_RAY_ADDRESS`` empty: the cluster is this machine, as it is for the
+    DAGs' own head); a cluster named by address is checked when the generate stage joins it, before any actor
+    starts (``maestro_pipeline.gpu.require_accelerator``).
+
+    Raises:
+        ConfigError: naming MAESTRO_ALLOW_CPU_FALLBACK.
+    """
+    if settings.ray_address or settings.allow_cpu_fallback:
+        return
+    from maestro_pipeline.gpu import accelerator_problem, local_gpu_count, requires_gpu
+
+    try:
+        if not requires_gpu(settings.engine):
+            return
+    except ConfigError:
+        return  # an engine that does not import: check_engine names it
+    problem = accelerator_problem(settings.engine, local_gpu_count(), allow_cpu=False)
+    if problem is not None:
+        raise problem
 
 
 _SETTING_FIELDS = {name.upper() for name in Settings.model_fields}

@@ -92,12 +92,13 @@ def mapped_results(values: Sequence[Any] | None) -> list[Any]:
 
 def options(params: Mapping[str, Any] | None) -> PipelineOptions:
     """PipelineOptions from DAG params (``duration_s``, ``shard_size``, ``pool_size``, ``batch_size``, ``sign``,
-    ``failure_budget_pct``, ``failure_budget_first_n``; a budget param left out comes from settings)."""
+    ``gpu_batch_size``, ``failure_budget_pct``, ``failure_budget_first_n``; a budget param left out comes from
+    settings)."""
     from maestro_core.failure_budget import FailureBudget
 
     params = dict(params or {})
-    known: dict[str, Any] = {k: params[k] for k in ("duration_s", "shard_size", "pool_size", "batch_size", "sign")
-                             if params.get(k) is not None}
+    known: dict[str, Any] = {k: params[k] for k in ("duration_s", "shard_size", "pool_size", "batch_size", "sign",
+                                                    "gpu_batch_size") if params.get(k) is not None}
     pct, first_n = params.get("failure_budget_pct"), params.get("failure_budget_first_n")
     if pct is not None or first_n is not None:
         settings = load_settings()

@@ -22,6 +22,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,6 @@ class RequestWorker:
 
     def process(self, request: dict[str, Any]) -> dict[str, Any]:
         """One request in, one result row out (RESULT_TABLE); never raises."""
-        request_id = str(request.get("REQUEST_ID") or "")
         try:
             req = _validated(request)
             resumed = self._resume(req)
@@ -111,45 +111,104 @@ class RequestWorker:
                 return resumed
             return self._make(req)
         except Exception as exc:  # one bad request never sinks the batch: it becomes a failed row
-            log.warning("request failed: %s: %s", type(exc).__name__, exc, exc_info=True,
-                        extra={"request_id": request_id, "error": type(exc).__name__})
-            return self.failure(request, exc)
+            return self._failed(request, exc)
+
+    def process_batch(self, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A batch of requests in, one result row per request out, in order; never raises.
+
+        An engine with ``generate_batch`` (the GPU engines) generates the batch's new requests in one call, one
+        seed per item; each result is then QC'd, signed and stored on its own as :meth:`process` does, so one bad
+        item fails only its own row. Other engines (the composer) take the requests one at a time.
+        """
+        generate_batch = getattr(self.engine, "generate_batch", None)
+        if not callable(generate_batch):
+            return [self.process(request) for request in requests]
+        rows: list[dict[str, Any] | None] = [None] * len(requests)
+        todo: list[tuple[int, dict[str, Any], Any]] = []
+        for i, request in enumerate(requests):
+            try:
+                req = _validated(request)
+                rows[i] = self._resume(req)
+                if rows[i] is None:
+                    todo.append((i, req, self._request(req)))
+            except Exception as exc:
+                rows[i] = self._failed(request, exc)
+        if todo:
+            self._make_batch(todo, generate_batch, rows)
+        return [row if row is not None else self.failure(req, RuntimeError("no result"))
+                for row, req in zip(rows, requests, strict=True)]
 
     # -- steps ---------------------------------------------------------------------------------------------------
     def _make(self, req: dict[str, Any]) -> dict[str, Any]:
         from inference.encode import scratch_writes
 
-        paths = _object_paths(req)
-        scratch = Path(self.spec.scratch_dir or tempfile.gettempdir())
-        scratch.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=scratch) as tmp:
+        with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=self._scratch()) as tmp:
             t0 = time.perf_counter()
             with scratch_writes():  # the scratch copies are not what is delivered: no fsync for them
-                rendered = self._generate(req, Path(tmp))
-            t1 = time.perf_counter()
-            reasons = self._check_quality(req, rendered) if self.spec.qc else []
-            t2 = time.perf_counter()
-            if reasons:
-                row = self.failure(req, None, error_class="QualityCheckFailed",
-                                   message="; ".join(r["message"] for r in reasons), reasons=reasons)
-                row.update(T_GENERATE_S=t1 - t0, T_QC_S=t2 - t1)
-                return row
-            delivered = self._finish(req, rendered, self.store.uri(paths["audio"]))
-            written = 0
-            stored_audio = self.store.put_file(paths["audio"], delivered.audio_path)
-            written += stored_audio.written
-            if delivered.midi_path is not None:
-                written += self.store.put_file(paths["midi"], delivered.midi_path).written
-            written += self.store.put_bytes(paths["sidecar"], delivered.sidecar).written
-            row = self._success(req, delivered, stored_audio.uri, stored_audio.sha256)
-            row.update(T_GENERATE_S=t1 - t0, T_QC_S=t2 - t1)
-            manifest = json.dumps({k: row[k] for k in _MANIFEST_FIELDS}, sort_keys=True).encode()
-            written += self.store.put_bytes(paths["manifest"], manifest).written
-            row["OBJECTS_WRITTEN"] = written
-            row["T_SIGN_STORE_S"] = time.perf_counter() - t2
+                rendered = self.engine.generate(self._request(req), Path(tmp))
+            return self._deliver(req, rendered, time.perf_counter() - t0)
+
+    def _make_batch(self, todo: list[tuple[int, dict[str, Any], Any]], generate_batch: Any,
+                    rows: list[dict[str, Any] | None]) -> None:
+        """Generates ``todo`` (index, request row, GenerationRequest) in one engine call, then delivers each."""
+        from inference.encode import scratch_writes
+
+        with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=self._scratch()) as tmp:
+            t0 = time.perf_counter()
+            try:
+                with scratch_writes():
+                    outcomes = list(generate_batch([request for _, _, request in todo], Path(tmp)))
+                if len(outcomes) != len(todo):
+                    raise RuntimeError(f"generate_batch returned {len(outcomes)} results for {len(todo)} requests")
+            except Exception as exc:  # the call itself failed: every item of it fails, with the same cause
+                outcomes = [exc] * len(todo)
+            share_s = (time.perf_counter() - t0) / len(todo)  # the batch's generation time, shared out evenly
+            for (i, req, _), outcome in zip(todo, outcomes, strict=True):
+                try:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    rows[i] = self._deliver(req, outcome, share_s)
+                except Exception as exc:
+                    rows[i] = self._failed(req, exc)
+
+    def _deliver(self, req: dict[str, Any], rendered: Any, generate_s: float) -> dict[str, Any]:
+        """QC, provenance, signature and storage of one generated track (still in scratch); its result row."""
+        paths = _object_paths(req)
+        t1 = time.perf_counter()
+        reasons = self._check_quality(req, rendered) if self.spec.qc else []
+        t2 = time.perf_counter()
+        if reasons:
+            row = self.failure(req, None, error_class="QualityCheckFailed",
+                               message="; ".join(r["message"] for r in reasons), reasons=reasons)
+            row.update(T_GENERATE_S=generate_s, T_QC_S=t2 - t1)
+            return row
+        delivered = self._finish(req, rendered, self.store.uri(paths["audio"]))
+        written = 0
+        stored_audio = self.store.put_file(paths["audio"], delivered.audio_path)
+        written += stored_audio.written
+        if delivered.midi_path is not None:
+            written += self.store.put_file(paths["midi"], delivered.midi_path).written
+        written += self.store.put_bytes(paths["sidecar"], delivered.sidecar).written
+        row = self._success(req, delivered, stored_audio.uri, stored_audio.sha256)
+        row.update(T_GENERATE_S=generate_s, T_QC_S=t2 - t1)
+        manifest = json.dumps({k: row[k] for k in _MANIFEST_FIELDS}, sort_keys=True).encode()
+        written += self.store.put_bytes(paths["manifest"], manifest).written
+        row["OBJECTS_WRITTEN"] = written
+        row["T_SIGN_STORE_S"] = time.perf_counter() - t2
         return row
 
-    def _generate(self, req: dict[str, Any], out_dir: Path) -> Any:
+    def _scratch(self) -> Path:
+        scratch = Path(self.spec.scratch_dir or tempfile.gettempdir())
+        scratch.mkdir(parents=True, exist_ok=True)
+        return scratch
+
+    def _failed(self, request: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+        log.warning("request failed: %s: %s", type(exc).__name__, exc, exc_info=exc,
+                    extra={"request_id": str(request.get("REQUEST_ID") or ""), "error": type(exc).__name__})
+        return self.failure(request, exc)
+
+    def _request(self, req: dict[str, Any]) -> Any:
+        """The engine's GenerationRequest for a validated request row."""
         from inference.engine import GenerationRequest
 
         melody = req.get("MELODY_URI")
@@ -158,7 +217,7 @@ class RequestWorker:
             tempo_bpm=req.get("TEMPO_BPM"), key=req.get("MUSICAL_KEY"), duration_s=float(req["DURATION_S"]),
             melody=Path(melody) if melody else None, seed=int(req["SEED"]), sample_rate=self.spec.sample_rate,
             descriptors=json.loads(req["DESCRIPTORS"]) if req.get("DESCRIPTORS") else None)
-        return self.engine.generate(request, out_dir)
+        return request
 
     def _check_quality(self, req: dict[str, Any], rendered: Any) -> list[dict[str, Any]]:
         """QC reasons (empty when the track passes); the measurement is kept for provenance."""
@@ -192,7 +251,8 @@ class RequestWorker:
             seed=int(req["SEED"]), license_ids=json.loads(req.get("LICENSE_IDS") or "[]"),
             request_id=req["REQUEST_ID"], isrc=req.get("ISRC"), run=run,
             extra={"uri": uri, "qc": meta.get("qc"), "title": meta.get("title"),
-                   "signing": {"signed": self.key_config is not None, "development_keys": self.development_keys}})
+                   "signing": {"signed": self.key_config is not None, "development_keys": self.development_keys},
+                   **_engine_facts(meta)})
         signed = False
         if self.key_config is not None:
             from maestro_core.credentials import ManifestFields, sign_audio
@@ -304,6 +364,22 @@ def _traceback_digest(exc: BaseException) -> dict[str, str]:
     last = frames[-1]
     return {"traceback_sha256": hashlib.sha256(shape.encode()).hexdigest()[:12],
             "where": f"{Path(last.filename).name}:{last.lineno} in {last.name}"}
+
+
+def _engine_facts(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a neural engine adds to provenance, only where it reports it (composer provenance is unchanged):
+    ``model`` (id, weight sha256, dtype, device, batch size, guidance scale, sampler settings), ``correction``
+    (the tempo and key correction applied) and the engine's ``provenance_extra`` (e.g. ``batch``: OOM back-offs).
+    """
+    facts = {k: meta[k] for k in ("model", "correction") if meta.get(k) is not None}
+    extra = meta.get("provenance_extra")
+    if isinstance(extra, dict):
+        facts.update({k: v for k, v in extra.items() if k not in _RESERVED_EXTRA})
+    return facts
+
+
+# Provenance extra keys the worker itself writes: an engine's provenance_extra never overrides them.
+_RESERVED_EXTRA = ("uri", "qc", "title", "signing")
 
 
 def _float(value: Any) -> float | None:

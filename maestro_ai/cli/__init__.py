@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "maestro_ai.cli.royalty_cmds",
     "maestro_ai.cli.delivery_cmds",
     "maestro_ai.cli.review_cmds",
+    "maestro_ai.cli.engines_cmds",
 )
 
 

@@ -31,6 +31,9 @@ def generate(
     out: Annotated[Path | None, typer.Option("--out", help="output directory; default $MAESTRO_HOME/generated")] = None,
     audio_format: Annotated[str, typer.Option("--format", help="wav (16-bit) or flac")] = "wav",
     as_json: Annotated[bool, typer.Option("--json", help="print the metadata as JSON only (machine-readable)")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="composer, musicgen or stable-audio (neural engines read "
+                                                         "MAESTRO_MUSICGEN_MODEL / MAESTRO_STABLE_AUDIO_MODEL)")
+                      ] = "composer",
 ) -> None:
     """Generate one mastered track (audio + MIDI) and print its metadata and file paths."""
     from maestro_ai.generator import MusicGenerator
@@ -40,7 +43,7 @@ def generate(
                         ("time_signature", time_signature)):
         if value is not None:
             input_data[name] = value
-    generator = MusicGenerator(genre=genre, mood=mood, output_dir=out, audio_format=audio_format)
+    generator = MusicGenerator(genre=genre, mood=mood, engine=engine, output_dir=out, audio_format=audio_format)
     generator.check(input_data, duration_seconds=duration, seed=seed)  # in milliseconds, before the engine loads
     console = Console(stderr=True, quiet=as_json)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -69,8 +72,9 @@ def generate(
 def _print_summary(console: Console, meta: dict, audio_path: str, seconds: float, timings: dict[str, float]) -> None:
     table = Table(show_header=False, title=f"[bold]{meta['title']}[/]")
     rows = [("genre / mood", f"{meta['genre']} / {meta['mood']}"),
-            ("tempo / key / metre", f"{meta['tempo']:g} BPM, {meta['key']}, {meta['time_signature']}"),
-            ("duration", f"{meta['duration_seconds']:.2f} s, {meta['bars']} bars"),
+            ("tempo / key / metre", (f"{meta['tempo']:g} BPM" if meta["tempo"] is not None else "tempo not detected")
+             + f", {meta['key']}, {meta['time_signature']}"),
+            ("duration", f"{meta['duration_seconds']:.2f} s, {meta['bars'] or '-'} bars"),
             ("form", "  ".join(f"{s['name']} {s['start_seconds']:.0f}-{s['end_seconds']:.0f}s"
                                for s in meta["sections"])),
             ("instruments", ", ".join(f"{i['role']}: {i['instrument']}" for i in meta["instrumentation"])),

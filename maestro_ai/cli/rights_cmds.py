@@ -54,11 +54,11 @@ def rights_check(
     on_date: Annotated[str, typer.Option("--date", help="Date the rights must hold (YYYY-MM-DD, default today).")] = "",
 ) -> None:
     """Run the rights gate for a prompt and print the decision; exit 0 when allowed, 1 when denied."""
-    from inference.engine import engine_asset_ids
     from maestro_core.config import load_settings
     from maestro_core.errors import InputError
     from maestro_core.rights_snapshot import gate_prompt
     from maestro_core.warehouse import connect
+    from maestro_pipeline.model_assets import checkpoint_asset, run_asset_ids
 
     try:
         day = dt.date.fromisoformat(on_date) if on_date else dt.datetime.now(dt.UTC).date()
@@ -66,7 +66,9 @@ def rights_check(
         raise InputError("--date", f"{on_date!r} is not YYYY-MM-DD") from None
     settings = load_settings()
     with connect(settings) as wh:
-        decision = gate_prompt(wh, prompt_id, day, engine_asset_ids(settings.engine))
+        checkpoint = checkpoint_asset(settings)  # the configured weights, as the gate stage registers them
+        decision = gate_prompt(wh, prompt_id, day,
+                               run_asset_ids(settings, (checkpoint.asset_id,) if checkpoint else ()))
     if decision.allowed:
         console.print(f"allowed: {prompt_id} on {day} relies on "
                       + ", ".join(f"{r.license_id} ({r.holder_id}, {r.share_bps} bps)" for r in decision.relied_on),
