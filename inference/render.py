@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,19 +35,33 @@ _FONTS: dict[str, tuple[Any, SoundFontInfo]] = {}
 
 
 class RenderablePart(Protocol):
-    program: int
-    channel: int
-    is_drum: bool
-    volume: int
-    pan: int
-    notes: tuple[tuple[int, int, int, int], ...]
+    """What the renderer reads of a part (read-only, so frozen dataclasses satisfy it)."""
+
+    @property
+    def program(self) -> int: ...
+    @property
+    def channel(self) -> int: ...
+    @property
+    def is_drum(self) -> bool: ...
+    @property
+    def volume(self) -> int: ...
+    @property
+    def pan(self) -> int: ...
+    @property
+    def notes(self) -> tuple[tuple[int, int, int, int], ...]: ...
 
 
 class Renderable(Protocol):
-    ticks_per_beat: int
-    total_ticks: int
-    tempo_us: int
-    parts: tuple[RenderablePart, ...]
+    """What the renderer reads of an arrangement (read-only)."""
+
+    @property
+    def ticks_per_beat(self) -> int: ...
+    @property
+    def total_ticks(self) -> int: ...
+    @property
+    def tempo_us(self) -> int: ...
+    @property
+    def parts(self) -> Sequence[RenderablePart]: ...
 
 
 @dataclass(frozen=True)

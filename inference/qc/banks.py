@@ -54,7 +54,7 @@ def cached_bank(name: str, params: Mapping[str, Any],
         log.warning("unreadable QC bank cache %s (%s); designing it again", path, exc)
     arrays = design()
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     try:
         from maestro_core.atomic import write_bytes_atomic
 
