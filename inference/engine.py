@@ -20,7 +20,9 @@ prompt and passes them as ``GenerationRequest.descriptors``; a worker built with
 from __future__ import annotations
 
 import importlib
+import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,7 @@ ENGINES: dict[str, str] = {"composer": "inference.composer.engine:ComposerEngine
 AUDIO_FORMATS = ("wav", "flac")
 SAMPLE_RATES = (22050, 32000, 44100, 48000)
 STAGES = ("compose", "render", "effects", "master", "encode")
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,42 @@ class Engine(Protocol):
         """
         ...
 
+
+
+def check_seed_and_output(request: GenerationRequest) -> tuple[int, str]:
+    """The request's seed and output format checked, the same for every engine: ``(seed, audio_format)`` with the
+    format lower-cased.
+
+    Raises:
+        InputError: naming ``seed`` (not an integer 0..2**63-1), ``sample_rate`` or ``audio_format``.
+    """
+    import numpy as np
+
+    seed = request.seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
+        raise InputError("seed", f"must be an integer 0..2**63-1, got {seed!r}")
+    if request.sample_rate not in SAMPLE_RATES:
+        raise InputError("sample_rate", f"{request.sample_rate!r} Hz is not supported; accepted: {SAMPLE_RATES}")
+    fmt = request.audio_format.lower() if isinstance(request.audio_format, str) else request.audio_format
+    if fmt not in AUDIO_FORMATS:
+        raise InputError("audio_format",
+                         f"{request.audio_format!r} is not supported; accepted: {', '.join(AUDIO_FORMATS)}")
+    return int(seed), fmt
+
+
+def lap(timings: dict[str, float], stage: str, since: float,
+        progress: Callable[[str, float], None] | None) -> float:
+    """Records ``stage``'s seconds since ``since`` in ``timings`` (and tells ``progress``); returns now."""
+    now = time.perf_counter()
+    timings[stage] = round(now - since, 4)
+    if progress is not None:
+        progress(stage, now - since)
+    return now
+
+
+def file_slug(text: str) -> str:
+    """A title as a file-name stem: lower-case ASCII words joined by ``-``, at most 48 characters."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "track"
 
 _LOCK = threading.Lock()
 _INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], Engine] = {}

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,7 +33,14 @@ from inference.composer.plan import (
     parse_metre,
 )
 from inference.descriptors import AXES
-from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
+from inference.engine import (
+    AssetUse,
+    GenerationRequest,
+    GenerationResult,
+    check_seed_and_output,
+    file_slug,
+    lap,
+)
 from maestro_core.errors import ConfigError, InputError
 from maestro_core.limits import check_key_phrases
 
@@ -42,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 ENGINE_NAME = "composer"
 ENGINE_VERSION = "1.1.0"  # 1.1: genre production (synth stems, FluidR3 kits); keys TRACK_ID
-MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -187,26 +192,26 @@ class ComposerEngine:
         out_dir = writable_dir(output_dir)
         comp = self.compose(request)
         plan = comp.plan
-        t = _lap(timings, "compose", t, progress)
+        t = lap(timings, "compose", t, progress)
         audio = render_mix(comp.arrangement, self._font, request.sample_rate, request.seed)
-        t = _lap(timings, "render", t, progress)
+        t = lap(timings, "render", t, progress)
         feel = plan.feel
         audio = apply_effects(audio, plan.genre.effects, request.sample_rate, feel.brightness, feel.texture,
                               feel.space, seed=request.seed)
-        t = _lap(timings, "effects", t, progress)
+        t = lap(timings, "effects", t, progress)
         mastered = master(audio, request.sample_rate)
-        t = _lap(timings, "master", t, progress)
+        t = lap(timings, "master", t, progress)
         tags = {"title": plan.title, "genre": plan.genre.name, "artist": "Maestro composer",
                 "comment": f"bpm={plan.tempo_bpm:g}; key={plan.key.name}; mood={plan.mood.name}; seed={request.seed}",
                 "software": f"maestro {ENGINE_NAME} {ENGINE_VERSION}", "bpm": f"{plan.tempo_bpm:g}"}
         data = encode_audio(mastered.pcm, request.sample_rate, request.audio_format, tags)
-        stem = out_dir / f"{_slug(plan.title)}-{request_digest(request)[:12]}"
+        stem = out_dir / f"{file_slug(plan.title)}-{request_digest(request)[:12]}"
         audio_path, midi_path = stem.with_suffix(f".{request.audio_format}"), stem.with_suffix(".mid")
         try:
             write_atomic({audio_path: data, midi_path: comp.midi})
         except OSError as exc:
             raise InputError("output_dir", f"cannot write to {out_dir}: {exc.strerror or exc}") from None
-        _lap(timings, "encode", t, progress)
+        lap(timings, "encode", t, progress)
         metadata = build_metadata(comp, request, mastered, hashlib.sha256(data).hexdigest(), audio_path, midi_path)
         return GenerationResult(metadata, audio_path, midi_path, timings)
 
@@ -244,17 +249,9 @@ def validate(request: GenerationRequest) -> GenerationRequest:
         parse_key(request.key)
     parse_metre(request.time_signature)
     check_instrumentation(request.instrumentation, genre)
-    seed = request.seed
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
-        raise InputError("seed", f"must be an integer 0..2**63-1, got {seed!r}")
-    if request.sample_rate not in SAMPLE_RATES:
-        raise InputError("sample_rate", f"{request.sample_rate!r} Hz is not supported; accepted: {SAMPLE_RATES}")
-    fmt = request.audio_format.lower() if isinstance(request.audio_format, str) else request.audio_format
-    if fmt not in AUDIO_FORMATS:
-        raise InputError("audio_format",
-                         f"{request.audio_format!r} is not supported; accepted: {', '.join(AUDIO_FORMATS)}")
+    seed, fmt = check_seed_and_output(request)
     descriptors = check_descriptors(request.descriptors)
-    return replace(request, tempo_bpm=tempo, duration_s=duration, key_phrases=phrases, seed=int(seed), audio_format=fmt,
+    return replace(request, tempo_bpm=tempo, duration_s=duration, key_phrases=phrases, seed=seed, audio_format=fmt,
                    descriptors=descriptors)
 
 
@@ -367,15 +364,3 @@ def build_metadata(comp: Composition, request: GenerationRequest, mastered: Any,
         "bars": plan.total_bars,
     }
 
-
-def _lap(timings: dict[str, float], stage: str, since: float,
-         progress: Callable[[str, float], None] | None) -> float:
-    now = time.perf_counter()
-    timings[stage] = round(now - since, 4)
-    if progress is not None:
-        progress(stage, now - since)
-    return now
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "track"

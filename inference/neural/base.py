@@ -31,13 +31,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inference.engine import AUDIO_FORMATS, SAMPLE_RATES, AssetUse, GenerationRequest, GenerationResult
+from inference.engine import (
+    AssetUse,
+    GenerationRequest,
+    GenerationResult,
+    check_seed_and_output,
+)
 from maestro_core.errors import ConfigError, InputError
 from maestro_core.limits import DURATION_RANGE_S, TEMPO_RANGE_BPM, check_key_phrases
 
 logger = logging.getLogger(__name__)
 
-MAX_SEED = 2**63 - 1
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 DEFAULT_BATCH_SIZE = 8
 CPU_FALLBACK_SETTING = "MAESTRO_ALLOW_CPU_FALLBACK"
@@ -299,20 +303,12 @@ class NeuralEngine(ABC):
                                 min(float(DURATION_RANGE_S[1]), cls.max_duration_s), "seconds")
         key = None if request.key is None else parse_key(request.key).name
         parse_metre(request.time_signature)
-        seed = request.seed
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
-            raise InputError("seed", f"must be an integer 0..2**63-1, got {seed!r}")
-        if request.sample_rate not in SAMPLE_RATES:
-            raise InputError("sample_rate", f"{request.sample_rate!r} Hz is not supported; accepted: {SAMPLE_RATES}")
-        fmt = request.audio_format.lower() if isinstance(request.audio_format, str) else request.audio_format
-        if fmt not in AUDIO_FORMATS:
-            raise InputError("audio_format", f"{request.audio_format!r} is not supported; accepted: "
-                                             f"{', '.join(AUDIO_FORMATS)}")
+        seed, fmt = check_seed_and_output(request)
         if request.melody is not None and not uses_melody:
             raise InputError("melody", f"engine {cls.name} takes no melody seed here "
                                        "(MusicGen reads one only with MAESTRO_MELODY_SOURCE=composer)")
         return replace(request, genre=genre, mood=mood, tempo_bpm=tempo, duration_s=duration, key=key,
-                       key_phrases=check_key_phrases(request.key_phrases), seed=int(seed), audio_format=fmt)
+                       key_phrases=check_key_phrases(request.key_phrases), seed=seed, audio_format=fmt)
 
     # -- hooks for subclasses -----------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inference.engine import GenerationRequest, GenerationResult
+from inference.engine import GenerationRequest, GenerationResult, file_slug, lap
 from maestro_core.errors import InputError
 
 if TYPE_CHECKING:
@@ -59,9 +59,9 @@ def finish_track(engine: NeuralEngine, request: GenerationRequest, raw: Rendered
     plan = raw.plan or {}
     seconds = float(plan.get("duration_seconds") or request.duration_s)  # hybrid: the composer's bar-line end
     audio = np.ascontiguousarray(audio[:, : int(round(seconds * sr))], dtype=np.float32)
-    t = _lap(timings, "effects", t, progress)
+    t = lap(timings, "effects", t, progress)
     mastered = master(audio, sr)
-    t = _lap(timings, "master", t, progress)
+    t = lap(timings, "master", t, progress)
     tempo = plan.get("tempo") or correction.get("corrected_bpm") or correction.get("measured_bpm")
     key = plan.get("key") or correction.get("corrected_key") or correction.get("measured_key")
     title = plan.get("title") or neural_title(request)
@@ -69,7 +69,7 @@ def finish_track(engine: NeuralEngine, request: GenerationRequest, raw: Rendered
             "comment": f"bpm={_num(tempo)}; key={key}; mood={request.mood}; seed={request.seed}",
             "software": f"maestro {engine.name} {engine.version}", "bpm": _num(tempo)}
     data = encode_audio(mastered.pcm, sr, request.audio_format, tags)
-    stem = out_dir / f"{_slug(title)}-{engine.request_digest(request)[:12]}"
+    stem = out_dir / f"{file_slug(title)}-{engine.request_digest(request)[:12]}"
     audio_path = stem.with_suffix(f".{request.audio_format}")
     midi_path = stem.with_suffix(".mid") if raw.midi is not None else None
     files = {audio_path: data, **({midi_path: raw.midi} if midi_path is not None and raw.midi else {})}
@@ -77,7 +77,7 @@ def finish_track(engine: NeuralEngine, request: GenerationRequest, raw: Rendered
         write_atomic(files)
     except OSError as exc:
         raise InputError("output_dir", f"cannot write to {out_dir}: {exc.strerror or exc}") from None
-    _lap(timings, "encode", t, progress)
+    lap(timings, "encode", t, progress)
     ratio = float(correction.get("stretch_ratio") or 1.0)  # > 1: faster, so seams move earlier
     seams = [t for t in (round(s / raw.sample_rate / ratio, 3) for s in raw.seams) if t < seconds]
     metadata = {
@@ -137,18 +137,6 @@ def _jsonable(value: object) -> object:
         return value.tolist()
     return str(value)
 
-
-def _lap(timings: dict[str, float], stage: str, since: float,
-         progress: Callable[[str, float], None] | None) -> float:
-    now = time.perf_counter()
-    timings[stage] = round(now - since, 4)
-    if progress is not None:
-        progress(stage, now - since)
-    return now
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "track"
 
 
 def _prompt(request: GenerationRequest) -> str:
