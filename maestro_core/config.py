@@ -44,7 +44,7 @@ REVIEW_TOKEN_MIN_CHARS = 43  # len(secrets.token_urlsafe(32)): 32 random bytes
 ENGINE_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 # MAESTRO_* variables that are read directly, not settings (so not warned about as unknown).
 OTHER_VARIABLES = ("MAESTRO_CONFIG", "MAESTRO_TASK_RETRY_DELAY_S", "MAESTRO_TASK_RETRIES", "MAESTRO_CATALOG_SCHEDULE",
-                   "MAESTRO_GIT_COMMIT", "MAESTRO_IMAGE")
+                   "MAESTRO_GIT_COMMIT", "MAESTRO_IMAGE", "MAESTRO_KEEP_FREED_MEMORY")
 
 
 class _TomlSource(PydanticBaseSettingsSource):
