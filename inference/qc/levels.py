@@ -91,6 +91,7 @@ def silence_ratio(mono: np.ndarray, sample_rate: int, threshold_dbfs: float = SI
     count = len(mono) // frame
     if count == 0:
         return 1.0 if not np.any(mono) else 0.0
-    frames = mono[: count * frame].astype(np.float64).reshape(count, frame)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    frames = mono[: count * frame].reshape(count, frame)
+    # Sum of squares per frame in float64 without a float64 copy or a squared temporary of the whole track.
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64, casting="safe") / frame)
     return float(np.count_nonzero(rms < 10.0 ** (threshold_dbfs / 20.0))) / count
