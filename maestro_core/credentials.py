@@ -15,12 +15,13 @@ counts as verified.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from maestro_core.atomic import atomic_path
 from maestro_core.errors import InputError, MaestroError
@@ -140,22 +141,43 @@ def sign_audio(path: str | Path, manifest_fields: ManifestFields, key_config: Ke
         InputError: the file is not WAV/FLAC or does not exist.
         SigningError: the SDK refused (message from c2pa).
     """
-    import c2pa
-
     path = existing_audio_file(path)
     dest = Path(dest) if dest is not None else path
     mime = mime_type(path)
+    with atomic_path(dest) as tmp, open(path, "rb") as src, open(tmp, "w+b") as out:
+        _sign_stream(src, out, mime, path.name, manifest_fields, key_config)
+    log.info("signed %s (track %s)", dest.name, manifest_fields.track_id)
+    return dest
+
+
+def sign_audio_bytes(data: bytes, mime: str, manifest_fields: ManifestFields, key_config: KeyConfig,
+                     name: str = "audio") -> bytes:
+    """The signed bytes of an in-memory WAV or FLAC file (``mime`` from :func:`mime_type`): what
+    :func:`sign_audio` writes, without the file round trip (a worker signs the track it already holds, about twice
+    as fast as through files, then stores the bytes).
+
+    Raises:
+        ConfigError: the signing key or certificate is missing, unreadable or mismatched (names the setting).
+        SigningError: the SDK refused (message from c2pa); ``name`` names the file in the message.
+    """
+    src, out = io.BytesIO(data), io.BytesIO()
+    _sign_stream(src, out, mime, name, manifest_fields, key_config)
+    log.info("signed %s (track %s)", name, manifest_fields.track_id)
+    return out.getvalue()
+
+
+def _sign_stream(src: BinaryIO, out: BinaryIO, mime: str, name: str, manifest_fields: ManifestFields,
+                 key_config: KeyConfig) -> None:
+    """Reads ``src``, writes it with a signed manifest embedded to ``out`` (both seekable binary streams)."""
+    import c2pa
+
     cert_pem, key_pem = key_config.read_signing_material()
     try:
         info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, cert_pem, key_pem, None)
-        with atomic_path(dest) as tmp, c2pa.Signer.from_info(info) as signer, \
-                c2pa.Builder(manifest_fields.manifest(mime)) as builder, open(path, "rb") as src, \
-                open(tmp, "w+b") as out:
+        with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest_fields.manifest(mime)) as builder:
             builder.sign(signer, mime, src, out)
     except c2pa.C2paError as exc:
-        raise SigningError(f"C2PA signing of {path.name} failed: {exc}") from None
-    log.info("signed %s (track %s)", dest.name, manifest_fields.track_id)
-    return dest
+        raise SigningError(f"C2PA signing of {name} failed: {exc}") from None
 
 
 def read_credentials(path: str | Path, key_config: KeyConfig) -> Credentials:

@@ -188,7 +188,7 @@ class ProvenanceRecord:
         }
 
 
-def build_provenance(*, track_id: str, audio_path: str | Path, engine: str, engine_version: str,
+def build_provenance(*, track_id: str, audio_path: str | Path | bytes, engine: str, engine_version: str,
                      assets: Iterable[AssetUse], params: Mapping[str, Any], seed: int,
                      license_ids: Iterable[str], request_id: str | None = None, isrc: str | None = None,
                      run: RunIdentity | None = None, environment: Environment | None = None,
@@ -197,7 +197,7 @@ def build_provenance(*, track_id: str, audio_path: str | Path, engine: str, engi
 
     Args:
         track_id: TRACKS.TRACK_ID.
-        audio_path: the delivered audio file (WAV or FLAC).
+        audio_path: the delivered audio file (WAV or FLAC), or its bytes.
         engine: engine name, e.g. ``composer``.
         engine_version: engine version string.
         assets: every model/asset used, with sha256 and license id.
@@ -252,23 +252,29 @@ def audio_sha256(path: str | Path) -> str:
     return describe_audio(path).sha256
 
 
-def describe_audio(path: str | Path) -> AudioFacts:
-    """Reads the audio once: PCM hash, format, subtype, rate (Hz), channels and frame count."""
+def describe_audio(path: str | Path | bytes) -> AudioFacts:
+    """Reads the audio once: PCM hash, format, subtype, rate (Hz), channels and frame count.
+
+    ``path`` is an audio file, or the file's bytes when the caller already holds them (a worker does).
+    """
+    import io
+
     import numpy as np
     import soundfile as sf
 
-    path = Path(path)
+    name = "<in-memory audio>" if isinstance(path, bytes) else Path(path)
     try:
-        info = sf.info(str(path))
-        dtype = _PCM_DTYPE.get(info.subtype, "float32")
-        digest = hashlib.sha256(f"{PCM_HASH_VERSION}|{info.samplerate}|{info.channels}|{dtype}\n".encode())
-        frames = 0
-        for block in sf.blocks(str(path), blocksize=1 << 16, dtype=dtype, always_2d=True):
-            digest.update(np.ascontiguousarray(block, dtype=np.dtype(dtype).newbyteorder("<")).tobytes())
-            frames += len(block)
+        with sf.SoundFile(io.BytesIO(path) if isinstance(path, bytes) else str(path)) as opened:
+            fmt, subtype, rate, channels = opened.format, opened.subtype, opened.samplerate, opened.channels
+            dtype = _PCM_DTYPE.get(subtype, "float32")
+            digest = hashlib.sha256(f"{PCM_HASH_VERSION}|{rate}|{channels}|{dtype}\n".encode())
+            frames = 0
+            for block in opened.blocks(blocksize=1 << 16, dtype=dtype, always_2d=True):
+                digest.update(np.ascontiguousarray(block, dtype=np.dtype(dtype).newbyteorder("<")).tobytes())
+                frames += len(block)
     except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise InputError("audio_path", f"cannot read audio {path}: {exc}") from None
-    return AudioFacts(digest.hexdigest(), info.format, info.subtype, info.samplerate, info.channels, frames)
+        raise InputError("audio_path", f"cannot read audio {name}: {exc}") from None
+    return AudioFacts(digest.hexdigest(), fmt, subtype, rate, channels, frames)
 
 
 def sidecar_path(audio_path: str | Path) -> Path:

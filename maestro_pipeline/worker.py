@@ -184,7 +184,7 @@ class RequestWorker:
             return row
         delivered = self._finish(req, rendered, self.store.uri(paths["audio"]))
         written = 0
-        stored_audio = self.store.put_file(paths["audio"], delivered.audio_path)
+        stored_audio = self.store.put_bytes(paths["audio"], delivered.audio)
         written += stored_audio.written
         if delivered.midi_path is not None:
             written += self.store.put_file(paths["midi"], delivered.midi_path).written
@@ -237,6 +237,8 @@ class RequestWorker:
         from maestro_core.provenance import RunIdentity, build_provenance
 
         meta = rendered.metadata
+        # The track is read once: the bytes are described, signed in memory and stored, with no file round trips.
+        audio = Path(rendered.audio_path).read_bytes()
         assets = load_assets(req.get("ASSETS"))
         params = {"genre": req["GENRE"], "mood": req["MOOD"],
                   "key_phrases": json.loads(req.get("KEY_PHRASES") or "[]"),
@@ -245,7 +247,7 @@ class RequestWorker:
                   "engine": meta.get("engine"), "variation": meta.get("variation")}
         run = RunIdentity.current(req.get("RUN_ID"), json.loads(req.get("RUN_CONTEXT") or "{}"))
         record = build_provenance(
-            track_id=req["TRACK_ID"], audio_path=rendered.audio_path,
+            track_id=req["TRACK_ID"], audio_path=audio,
             engine=str(meta.get("engine") or self.engine.name),
             engine_version=str(meta.get("engine_version") or self.engine.version), assets=assets, params=params,
             seed=int(req["SEED"]), license_ids=json.loads(req.get("LICENSE_IDS") or "[]"),
@@ -255,12 +257,12 @@ class RequestWorker:
                    **_engine_facts(meta)})
         signed = False
         if self.key_config is not None:
-            from maestro_core.credentials import ManifestFields, sign_audio
+            from maestro_core.credentials import ManifestFields, mime_type, sign_audio_bytes
 
-            sign_audio(rendered.audio_path, ManifestFields(
+            audio = sign_audio_bytes(audio, mime_type(rendered.audio_path), ManifestFields(
                 track_id=req["TRACK_ID"], isrc=req.get("ISRC") or "", provenance_sha256=record.sha256,
                 engine=record.engine, engine_version=record.engine_version, title=str(meta.get("title") or ""),
-                request_id=req["REQUEST_ID"]), self.key_config)
+                request_id=req["REQUEST_ID"]), self.key_config, name=Path(rendered.audio_path).name)
             signed = True
         track_row = schema.table("TRACKS").row(
             TRACK_ID=req["TRACK_ID"], REQUEST_ID=req["REQUEST_ID"], ISRC=req.get("ISRC"),
@@ -269,7 +271,7 @@ class RequestWorker:
             MUSICAL_KEY=meta.get("key"), GENRE=req["GENRE"], MOOD=req["MOOD"],
             LOUDNESS_LUFS=_float(meta.get("loudness_lufs")),
             CREATED_AT=record.created_at.replace(tzinfo=None).isoformat())
-        return Delivered(Path(rendered.audio_path), Path(rendered.midi_path) if rendered.midi_path else None,
+        return Delivered(audio, Path(rendered.midi_path) if rendered.midi_path else None,
                          record.canonical_json(), track_row, record.track_provenance_row(manifest_signed=signed))
 
     def _resume(self, req: dict[str, Any]) -> dict[str, Any] | None:
@@ -311,9 +313,9 @@ class RequestWorker:
 
 @dataclass(frozen=True)
 class Delivered:
-    """A finished track in scratch space: signed audio, MIDI, sidecar bytes and its warehouse rows."""
+    """A finished track: the signed audio's bytes, the MIDI file in scratch space, sidecar bytes and its rows."""
 
-    audio_path: Path
+    audio: bytes
     midi_path: Path | None
     sidecar: bytes
     track_row: dict[str, Any]

@@ -12,8 +12,10 @@ from maestro_core.credentials import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestFields,
     describe_failures,
+    mime_type,
     read_credentials,
     sign_audio,
+    sign_audio_bytes,
 )
 from maestro_core.errors import ConfigError, InputError
 from maestro_core.provenance import audio_sha256
@@ -136,3 +138,27 @@ def test_signing_into_a_separate_destination_keeps_the_source(tmp_path, signing_
     before = src.read_bytes()
     out = sign_audio(src, FIELDS, signing_keys, dest=tmp_path / "signed.wav")
     assert src.read_bytes() == before and read_credentials(out, signing_keys).trusted
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_signing_bytes_in_memory_gives_a_trusted_file_with_the_same_samples(tmp_path, signing_keys, suffix):
+    audio = write_sine_wav(tmp_path / f"t{suffix}", seconds=0.5)
+    original = audio.read_bytes()
+    signed = sign_audio_bytes(original, mime_type(audio), FIELDS, signing_keys, name=audio.name)
+    assert audio.read_bytes() == original  # the source file is not touched
+    out = tmp_path / f"signed{suffix}"
+    out.write_bytes(signed)
+    creds = read_credentials(out, signing_keys)
+    assert creds.trusted, creds.failures
+    assert dict(creds.track)["track_id"] == FIELDS.track_id
+    assert audio_sha256(out) == audio_sha256(audio)
+    on_disk = sign_audio(audio, FIELDS, signing_keys, dest=tmp_path / f"file{suffix}")
+    assert read_credentials(on_disk, signing_keys).track == creds.track  # the same manifest either way
+
+
+def test_signing_bytes_with_a_missing_key_names_the_setting(tmp_path, signing_keys):
+    audio = write_sine_wav(tmp_path / "t.wav", seconds=0.1)
+    keys = KeyConfig(signing_keys.cert_path, tmp_path / "nope.key", signing_keys.trust_anchor_path)
+    with pytest.raises(ConfigError) as err:
+        sign_audio_bytes(audio.read_bytes(), "audio/wav", FIELDS, keys)
+    assert err.value.field == "MAESTRO_SIGNING_KEY_PATH"

@@ -76,6 +76,23 @@ def test_pcm_hash_changes_when_one_sample_changes_but_not_with_the_container(tmp
     assert audio_sha256(wav) != before
 
 
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_describing_the_bytes_equals_describing_the_file(tmp_path, suffix):
+    import soundfile as sf
+
+    wav = write_sine_wav(tmp_path / "t.wav", seconds=0.3)
+    data, rate = sf.read(wav, dtype="int16")
+    path = tmp_path / f"same{suffix}"
+    sf.write(path, data, rate, subtype="PCM_16")
+    assert describe_audio(path.read_bytes()) == describe_audio(path)
+
+
+def test_unreadable_audio_bytes_name_the_field():
+    with pytest.raises(InputError) as err:
+        describe_audio(b"RIFF....WAVEjunk")
+    assert err.value.field == "audio_path" and "in-memory" in str(err.value)
+
+
 def test_unreadable_audio_names_the_field(tmp_path):
     bad = tmp_path / "x.wav"
     bad.write_bytes(b"RIFF....WAVEjunk")
