@@ -61,10 +61,6 @@ def prepare(settings: Settings) -> None:
     from maestro_core.warehouse import connect
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    # Ray Data logs every dataset it runs at INFO; the demo prints its own summary of the same work.
-    import ray.data  # noqa: F401 - imported so that its logger exists before the level is set
-
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     with connect(settings) as wh:
         wh.migrate()
         seed_warehouse(wh)

@@ -1,10 +1,14 @@
-"""Ray fan-out: a table of planned requests -> Ray Data ``map_batches`` over a pool of generator actors -> results.
+"""Ray fan-out: a table of planned requests -> batches -> a pool of Ray generator actors -> results.
 
-Shape (after Ray Data's batch-inference pattern)::
+Shape::
 
-    ray.data.from_arrow(blocks)
-       .map_batches(GeneratorActor, fn_constructor_kwargs={"spec": spec},
-                    compute=ActorPoolStrategy(size=pool_size), batch_size=batch_size, **resources)
+    pool = [ray.remote(GeneratorActor).options(max_restarts=..., max_task_retries=..., **resources).remote(spec)
+            for _ in range(pool_size)]
+    # one batch in flight per actor, longest first; the next batch goes to whichever actor finishes first
+
+Plain actors, not Ray Data's ``map_batches``: on the development machine a Ray Data actor pool took 7.5 s to start
+an actor that does nothing (its metadata tasks and its worker processes importing ``ray.data``) against 0.3 to
+0.9 s for a plain actor, and a pool starts once per shard (``bench/pipeline.py``, docs/scale.md).
 
 * Each actor builds its :class:`maestro_pipeline.worker.RequestWorker` (engine loaded once) in ``__init__``.
 * Every request yields exactly one result row (``generated`` or ``failed`` with error class and message): a request
@@ -19,7 +23,7 @@ Shape (after Ray Data's batch-inference pattern)::
 * Results come back sorted by REQUEST_ID, whatever order the actors finished in, so what is written downstream
   does not depend on scheduling.
 * Resources: ``num_gpus=1`` per actor only when the cluster has GPUs; otherwise a fractional ``num_cpus``
-  (default 0.5) so a pool on 2 cores never starves Ray Data's own read tasks (a known deadlock, see NOTES.md).
+  (default 0.5), so that a pool fits beside other Ray work on a small machine.
 * A worker process that dies mid-batch is restarted (``max_restarts``) and its batch retried
   (``max_task_retries``). Side effects are idempotent: keys are deterministic, identical re-writes are no-ops, and
   a request whose audio and sidecar are already stored is resumed from storage, not regenerated.
@@ -33,7 +37,6 @@ import logging
 import os
 import time
 import typing
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -80,7 +83,7 @@ class FanoutConfig:
 
 
 class GeneratorActor:
-    """The callable class Ray Data maps over batches; also usable without Ray on a plain batch dict.
+    """The generator actor: one batch of requests per call; also usable without Ray on a plain batch dict.
 
     Args:
         spec: the worker's settings (storage URL, scratch dir, engine options).
@@ -154,10 +157,6 @@ def connect_ray(address: str = "") -> dict[str, float]:
                 hint = "; the cluster refused this token, or needs none (then set RAY_AUTH_MODE=disabled)"
             raise ConfigError("MAESTRO_RAY_ADDRESS", f"cannot join the Ray cluster at {address!r}: "
                               f"{type(exc).__name__}: {exc}{hint}", RAY_ADDRESS_FORMS) from None
-    import ray.data
-
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
     return dict(ray.cluster_resources())
 
 
@@ -235,7 +234,7 @@ def choose_batch_size(requests: int, actors: int, batches_per_actor: int = BATCH
 def longest_first(requests: pa.Table) -> pa.Table:
     """``requests`` ordered longest requested DURATION_S first, ties by REQUEST_ID (longest processing time first).
 
-    Ray Data hands batches to actors in this order, so the long tracks start early and the short ones fill the
+    Batches go to the actors in this order, so the long tracks start early and the short ones fill the
     gaps at the end. The order is a function of the rows alone: the same requests give the same batches.
     """
     if requests.num_rows == 0 or "DURATION_S" not in requests.column_names:
@@ -326,7 +325,7 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
     config = config or FanoutConfig()
     if requests.num_rows == 0:
         return FanoutRun(RESULT_TABLE.empty_table(), PoolStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0))
-    import ray.data
+    import ray
 
     cluster = connect_ray(ray_address)
     resources: dict[str, Any] = actor_resources(cluster, config)
@@ -336,7 +335,7 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
     dense = engine_batches(requests, spec.engine, spec.engine_options, config.batch_size)
     batch_size = config.batch_size or choose_batch_size(requests.num_rows, config.pool_size)
     ordered = longest_first(requests)
-    # One block per batch: Ray Data hands whole blocks to actors, so a single block would serialise the pool.
+    # One block per batch, each one actor call.
     blocks = [ordered.slice(i, batch_size) for i in range(0, ordered.num_rows, batch_size)]
     if dense is not None:  # a batched engine: one model call per block, blocks never mixing durations
         blocks, batch_size = dense
@@ -347,34 +346,32 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
                                 "batches": len(blocks), "resources": resources})
     start = time.perf_counter()
     first_result_s = 0.0
-    with warnings.catch_warnings():
-        # Bounded restarts have no named parameter yet; ray_remote_args is the documented way (deprecated in 2.60).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ray.data.from_arrow(blocks).map_batches(
-            actor_cls,
-            fn_constructor_kwargs={"spec": spec},
-            compute=ray.data.ActorPoolStrategy(size=pool),
-            batch_size=None if dense is not None else batch_size,  # None: each (dense) block is one batch
-            batch_format="pyarrow",
-            max_restarts=config.max_restarts,
-            max_task_retries=config.max_task_retries,
-            **resources,
-        )
+    remote_cls: Any = ray.remote(actor_cls).options(max_restarts=config.max_restarts,
+                                                    max_task_retries=config.max_task_retries, **resources)
+    actors: list[Any] = [remote_cls.remote(spec) for _ in range(pool)]
+    todo = list(reversed(blocks))  # popped from the end: longest first
+    running: dict[Any, Any] = {}  # result ref -> the actor computing it
     tables: list[pa.Table] = []
-    batches = iter(ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=0))
     try:
-        for table in batches:
+        for actor in actors:  # one batch in flight per actor; the next goes to whichever actor finishes first
+            if todo:
+                running[actor.__call__.remote(todo.pop())] = actor
+        while running:
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            actor = running.pop(ref)
+            table = typing.cast(pa.Table, ray.get(ref))
             if not tables:
                 first_result_s = time.perf_counter() - start
-            tables.append(typing.cast(pa.Table, table).cast(RESULT_TABLE))
+            tables.append(table.cast(RESULT_TABLE))
             if stop is not None and stop(tables[-1]):
                 log.warning("fan-out stopped early", extra={"done": sum(t.num_rows for t in tables),
                                                             "requests": requests.num_rows})
                 break
+            if todo:
+                running[actor.__call__.remote(todo.pop())] = actor
     finally:
-        close = getattr(batches, "close", None)
-        if callable(close):
-            close()  # shuts the streaming executor down, and with it the actor pool
+        for actor in actors:  # also ends a batch still running after a stop
+            ray.kill(actor, no_restart=True)  # the pool lives for one fan-out: engines and GPUs are given back
     wall_s = time.perf_counter() - start
     results = _one_row_per_request(pa.concat_tables(tables) if tables else RESULT_TABLE.empty_table())
     stats = pool_stats(results, pool, len(blocks), batch_size, wall_s, first_result_s)

@@ -267,3 +267,28 @@ def test_a_pool_run_returns_results_sorted_by_request_and_reports_its_idle_share
     assert run.stats.batch_size == choose_batch_size(len(rows), 2) and run.stats.batches == len(rows)
     assert run.stats.busy_s == pytest.approx(1.25 * 0.01 * sum(r["DURATION_S"] for r in rows))
     assert 0.0 <= run.stats.idle_share < 1.0 and run.stats.wall_s >= run.stats.first_result_s > 0
+
+
+class LoggingActor(SleepyActor):
+    """A SleepyActor that appends each request id it takes to a file in the scratch dir, in the order taken."""
+
+    def __call__(self, batch):
+        with open(Path(self.spec.scratch_dir) / "order.txt", "a") as fh:
+            fh.writelines(f"{r['REQUEST_ID']}\n" for r in batch_rows(batch))
+        return super().__call__(batch)
+
+
+def test_one_actor_takes_the_batches_longest_first_and_the_pool_gives_its_cpus_back(ray_cluster, spec):
+    import time
+
+    rows = [_work(i, d) for i, d in enumerate([5, 60, 5, 30, 90, 15])]
+    table = pa.Table.from_pylist(rows, schema=WORK_TABLE)
+    Path(spec.scratch_dir).mkdir(parents=True, exist_ok=True)
+    run = fan_out(table, spec, FanoutConfig(pool_size=1, batch_size=2), actor_cls=LoggingActor)
+    assert run.stats.batches == 3 and run.results.num_rows == len(rows)
+    taken = (Path(spec.scratch_dir) / "order.txt").read_text().split()
+    assert taken == longest_first(table)["REQUEST_ID"].to_pylist()
+    deadline = time.monotonic() + 20.0  # the actor is killed after the run; its CPU share comes back
+    while ray_cluster.available_resources().get("CPU", 0.0) < ray_cluster.cluster_resources()["CPU"]:
+        assert time.monotonic() < deadline, "the fan-out's actors still hold CPUs after it returned"
+        time.sleep(0.2)
