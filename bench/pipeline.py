@@ -8,7 +8,12 @@
 
 For each length, on the same planned requests:
 - (e) the engine alone: ``engine.generate`` (compose, render, effects, master, encode) in a loop in this process,
-  one thread: its real-time factor per core is the baseline;
+  one thread: its real-time factor per core is the baseline. It is timed in two halves of the requests, one just
+  before (c) and one just after, so that a machine whose speed drifts over the run (a shared VM) biases neither;
+- (e*) the engine alone on ``--pool`` Ray workers at once, the requests dealt out between them: the engine's own
+  real-time factor per core when every core is busy, as in (c). Cores that share a memory bus slow each other
+  down (on the 2-core development VM by 0 to 15 %); (c) against (e*) is what orchestration, QC and storage cost
+  on their own. The issue's target stays (c) against (e);
 - (a) a plain worker loop in this process (``run_locally``: generate, QC, sign, store), one core; also shown
   without the worker's start-up (engine, QC warm-up), which a long run pays once per worker;
 - (c) the full pipeline ``run_catalog`` (plan, gate, Ray with ``--pool`` workers, load), wall time from the call;
@@ -133,6 +138,23 @@ def _engine_loop(work, sample_rate: int = 44100) -> tuple[float, float]:
         return audio_s, time.perf_counter() - start
 
 
+def _engine_on_every_worker(work, pool: int) -> tuple[float, float]:
+    """(audio seconds, wall seconds) of the engine alone on ``pool`` Ray workers at once, ``work`` dealt out
+    round-robin, each after its own warm-up: the engine's throughput with every core busy, as (c)'s workers run.
+
+    The wall is the slowest worker's loop (engine builds and warm-ups excluded, as in (e)).
+    """
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def loop(part):
+        return _engine_loop(part)
+
+    parts = [work.take(list(range(i, work.num_rows, pool))) for i in range(pool)]
+    outcomes = ray.get([loop.remote(part) for part in parts if part.num_rows])
+    return sum(a for a, _ in outcomes), max(s for _, s in outcomes)
+
+
 def _pipeline_results(ctx) -> tuple:
     """(c)'s own result rows (its one shard) and its pool statistics, as the run staged them."""
     from maestro_pipeline import catalog, staging
@@ -167,25 +189,39 @@ def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int
     from maestro_pipeline.fanout import FanoutConfig, GeneratorActor, run_generation
 
     settings = setup(root / f"home-{duration_s}", n, duration_s, per_prompt)
+    batch = {} if batch_size is None else {"batch_size": batch_size}
+    options = PipelineOptions(duration_s=duration_s, shard_size=n, pool_size=pool, **batch)
+    # (e) takes the very requests (c) generates (same catalog and date: same ids, seeds and descriptors), planned
+    # and gated untimed in a twin home, and is timed in two halves, one before (c) and one after: a machine whose
+    # speed drifts over the minutes of a run then biases neither side of the ratio.
+    twin = catalog.context(setup(root / f"engine-home-{duration_s}", n, duration_s, per_prompt), BENCH_DATE)
+    catalog.open_stage(twin)
+    twin_gated_path = catalog.gate_stage(twin, catalog.plan_stage(twin, options))
+    twin_gated = staging.read_stage(catalog.stage_store(twin), twin_gated_path)
+    work = catalog.work_table(planning.with_status(twin_gated, PLANNED))
+    half = work.num_rows // 2
+    e1_audio, e1_seconds = _engine_loop(work.slice(0, half))
     timing = _DescriptorTiming()
     planning_log = logging.getLogger(planning.__name__)
     planning_log.addHandler(timing)
     planning_log.setLevel(logging.INFO)
-    batch = {} if batch_size is None else {"batch_size": batch_size}
-    options = PipelineOptions(duration_s=duration_s, shard_size=n, pool_size=pool, **batch)
     start = time.perf_counter()
     report = run_catalog(settings, BENCH_DATE, options)
     c_wall = time.perf_counter() - start
     planning_log.removeHandler(timing)
     ctx = catalog.context(settings, BENCH_DATE)
     gated = staging.read_stage(catalog.stage_store(ctx), staging.stage_path(ctx.run_id, "gated"))
-    # (e), (a) and (b) take the very table (c) generated from: planned, gated, descriptors included.
-    work = catalog.work_table(planning.with_status(gated, PLANNED))
+    # (a) and (b) take the same table as (e), checked here to hold the very requests and seeds (c) generated.
+    generated = catalog.work_table(planning.with_status(gated, PLANNED))
+    if generated.select(["REQUEST_ID", "SEED"]) != work.select(["REQUEST_ID", "SEED"]):
+        raise RuntimeError("the twin home planned other requests than (c): the engine baseline would not compare")
 
     def spec_for(name: str):
         return dataclasses.replace(catalog.worker_spec(settings, options), storage_url=f"file://{root}/{name}-{duration_s}")
 
-    e_audio, e_seconds = _engine_loop(work)
+    e2_audio, e2_seconds = _engine_loop(work.slice(half))
+    e_audio, e_seconds = e1_audio + e2_audio, e1_seconds + e2_seconds
+    every_audio, every_seconds = _engine_on_every_worker(work, pool)
     c_results, c_pool = _pipeline_results(ctx)
     a_results, a_seconds, a_startup = c_results, 0.0, 0.0
     if worker_loop:
@@ -211,14 +247,20 @@ def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int
     target = {5: 0.5, 30: 0.75}.get(duration_s)
     print(f"\n== {duration_s} s tracks: N={work.num_rows} requests, pool {pool}, {os.cpu_count()} cores; "
           f"{report.generated_now} generated by (c), {report.failed_now} failed")
-    print(f"(e) engine alone, 1 core   {e_seconds:8.2f} s  real-time factor per core {engine_rtf:7.1f}x")
+    print(f"(e) engine alone, 1 core   {e_seconds:8.2f} s  real-time factor per core {engine_rtf:7.1f}x   "
+          f"(halves before / after (c): {e1_audio / max(e1_seconds, 1e-9):.1f}x / "
+          f"{e2_audio / max(e2_seconds, 1e-9):.1f}x)")
+    every_rtf_core = every_audio / every_seconds / pool
+    print(f"(e*) engine alone, {pool} workers {every_seconds:6.2f} s  real-time factor per core {every_rtf_core:7.1f}x "
+          f"= {every_rtf_core / engine_rtf:.3f} of (e): what running every core at once costs the engine itself")
     if worker_loop:
         steady = a_audio / (a_seconds - a_startup)
         print(f"(a) worker loop, 1 core    {a_seconds:8.2f} s  real-time factor per core {a_rtf_core:7.1f}x "
               f"= {a_rtf_core / engine_rtf:.3f} of (e); without its {a_startup:.2f} s start-up {steady:.1f}x "
               f"= {steady / engine_rtf:.3f}")
     print(f"(c) pipeline, {pool} workers     {c_wall:8.2f} s  real-time factor per core {c_rtf_core:7.1f}x "
-          f"= {c_rtf_core / engine_rtf:.3f} of (e)" + (f"   (target >= {target})" if target else ""))
+          f"= {c_rtf_core / engine_rtf:.3f} of (e)" + (f"   (target >= {target})" if target else "")
+          + f"; {c_rtf_core / every_rtf_core:.3f} of (e*)")
     if b_seconds is not None:
         print(f"(b) Ray, 1 worker          {b_seconds:8.2f} s  Ray overhead b/a {b_seconds / a_seconds:.3f} "
               "(target <= 1.10)")
@@ -234,6 +276,7 @@ def bench_length(root: Path, n: int, duration_s: int, pool: int, batch_size: int
         print(f"  {name:<11} {seconds:8.2f} s  {100 * seconds / total:5.1f} %")
     print(f"    (plan includes {timing.seconds:.2f} s of key-phrase descriptors: the text model, once, in the driver)")
     return {"duration_s": duration_s, "pipeline_vs_engine": c_rtf_core / engine_rtf,
+            "pipeline_vs_engine_every_core": c_rtf_core / every_rtf_core,
             "loop_vs_engine": a_rtf_core / engine_rtf, "qc_share": qc_s / gen_s, "work": work, "settings": settings,
             "options": options}
 
@@ -259,9 +302,6 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
     ray.init(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
-    import ray.data
-
-    ray.data.DataContext.get_current().enable_progress_bars = False
     from inference.descriptors import phrase_descriptors
 
     start = time.perf_counter()

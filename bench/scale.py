@@ -156,9 +156,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, time each stag
     settings = setup(root / "home", args.requests)
     ray.init(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
-    import ray.data
-
-    ray.data.DataContext.get_current().enable_progress_bars = False
     options = PipelineOptions(duration_s=5, shard_size=1024, pool_size=args.workers)
     ctx = catalog.context(settings, SCALE_DATE)
     store = TrackStore(settings.storage_url)
