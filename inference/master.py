@@ -6,8 +6,9 @@ faults and memory traffic were half of the cost); the chunked results are bit-id
 faster alone but not in a Ray worker: at 64k frames a 5 s track took ~20 ms longer there (hundreds of numpy calls,
 each releasing and re-taking the GIL, which the worker's own threads also take), so a short track is one chunk.
 
-* Loudness: the signal is K-weighted once (pyloudnorm's own filter coefficients, float32 ``sosfilt``, its state
-  carried from chunk to chunk) and its energy kept per 64-sample block. A limiter gain that is constant per block
+* Loudness: the signal is K-weighted once (pyloudnorm's own filter coefficients in float32, scipy's ``sosfilt``
+  bit for bit, both channels in one numba loop: :mod:`inference._sos`; its state carried from chunk to chunk)
+  and its energy kept per 64-sample block. A limiter gain that is constant per block
   scales those energies exactly, so every later loudness reading is a cheap sum over blocks with pyloudnorm's
   400 ms / 75 % overlap gating.
 * Limiter: a look-ahead gain per 64-sample block (minimum filter, then a moving average of the same radius, so
@@ -129,17 +130,19 @@ def _k_weighting(sample_rate: int) -> np.ndarray:
 def _block_energy_and_peaks(padded: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Per 64-sample block of ``padded`` (``(2, blocks * 64)`` float32): the sum of squared K-weighted samples per
     channel (float64, ``(2, blocks)``) and the sample peak over both channels (float64, ``(blocks,)``)."""
-    import scipy.signal
+    from inference._sos import sosfilt_stereo
 
     sos = _k_weighting(sample_rate)
     blocks = padded.shape[1] // BLOCK
     energy = np.empty((2, blocks))
     peaks = np.empty(blocks)
     state = np.zeros((sos.shape[0], 2, 2), dtype=np.float32)
+    scratch = np.empty((2, min(_CHUNK, padded.shape[1])), dtype=np.float32)
     for start in range(0, padded.shape[1], _CHUNK):
         chunk = padded[:, start:start + _CHUNK]
         b0, b1 = start // BLOCK, start // BLOCK + chunk.shape[1] // BLOCK
-        weighted, state = scipy.signal.sosfilt(sos, chunk, axis=1, zi=state)  # the state makes chunks seamless
+        weighted = scratch[:, :chunk.shape[1]]
+        sosfilt_stereo(sos, chunk, weighted, state)  # scipy's sosfilt, bit for bit; the state makes chunks seamless
         np.square(weighted, out=weighted)
         energy[:, b0:b1] = weighted.reshape(2, -1, BLOCK).sum(axis=2, dtype=np.float64)
         np.abs(chunk, out=weighted)
