@@ -30,8 +30,11 @@ RUN pip install -c constraints.txt -e . \
     && pip install -c constraints.txt "psycopg2-binary" "fakesnow[server]" \
     && pip install --no-deps tinysoundfont==0.3.7 \
     && python -c "import inference.synth as s; s.render_voice('saw_bass', [(0, .1, 40, 100)], .2, 44100, 0); \
-s.render_drums('808', [(0, 'kick', 100)], .2, 44100, 0)"
-# ^ compiles the synthesis kernels once into the image (numba cache=True), not once per container start.
+s.render_drums('808', [(0, 'kick', 100)], .2, 44100, 0); import numpy as np; \
+from inference.effects import apply_effects; from inference.master import master; \
+master(apply_effects(np.full((2, 44100), .1, np.float32), 'lofi', 44100), 44100)"
+# ^ compiles the synthesis, effects and mastering kernels once into the image (numba cache=True), not once per
+#   container start.
 COPY dags ./dags
 COPY sql ./sql
 

@@ -4,9 +4,9 @@ Cost matters (the engine's budget is under 1.8 s for a 3-minute track on one cor
 100%-wet send at a quarter of the sample rate (a tail needs nothing above ~5 kHz) and is added back after
 linear-interpolation upsampling: ~0.1 s instead of ~0.4 s at full rate. Every step is deterministic; the vinyl
 noise comes from a generator seeded by the request's seed. The full-rate passes (saturation, the filters'
-pedalboard calls, the compressor's gain curve, the send's decimation and interpolation) run over cache-sized
-chunks, in place where the array is a stage's own; each sample's arithmetic is that of one whole-array pass,
-so the output is bit-identical to it.
+pedalboard calls, the compressor's gain curve) run over cache-sized chunks, in place where the array is a
+stage's own, and the send's rate changes are numba loops; each sample's arithmetic is that of one whole-array
+pass, so the output is bit-identical to it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 REVERB_DECIMATION = 4
 _CHUNK = 1 << 15  # frames per chunk in the full-rate passes: both channels' slice stays in L2
-_REVERB_CHUNK = 1 << 13  # low-rate samples per chunk of the send's decimation and interpolation
 _PEDALBOARD_BLOCK = 8192  # pedalboard's default buffer_size, the block its plugins process at a time
 _FILTER_CHUNK = 64 * _PEDALBOARD_BLOCK  # frames per pedalboard call of the filter pass (a whole number of blocks)
 
@@ -223,40 +222,22 @@ def _add_reverb_send(x: np.ndarray, sample_rate: int, s: EffectsChain, wet: floa
 
     The reverb runs at ``sample_rate / REVERB_DECIMATION`` on a boxcar-decimated copy; its tail is scaled by
     ``wet`` at that low rate and added back with linear interpolation between its samples, straight into ``x``
-    (no full-rate temporary). Decimation and interpolation run over cache-sized chunks (one pass per phase within
-    a chunk); the arithmetic per sample is unchanged, so the result is bit-identical to whole-array passes.
+    (no full-rate temporary). Decimation and interpolation are one numba pass each (:mod:`inference._send`) with
+    numpy's float32 arithmetic per sample, so the result is bit-identical to whole-array numpy passes.
     """
     import pedalboard
+
+    from inference._send import add_interpolated, decimate_sum
 
     d = REVERB_DECIMATION
     frames = x.shape[1]
     usable = frames - frames % d
-    phases = x[:, :usable].reshape(2, -1, d)  # a view: phase j of every low-rate sample
-    assert np.shares_memory(phases, x), "a view, so the send lands in x"
-    n = phases.shape[1]
-    per = _REVERB_CHUNK  # each full-rate piece is read and written while in cache
-    send = np.float32(wet / d)  # the send level, applied at the low rate (reverb is linear)
+    n = usable // d
     low = np.empty((2, n), dtype=np.float32)
-    for start in range(0, n, per):  # boxcar decimation: crude, but the tail is low-passed anyway
-        piece, src = low[:, start:start + per], phases[:, start:start + per]
-        np.add(src[:, :, 0], src[:, :, 1], out=piece)
-        for j in range(2, d):
-            piece += src[:, :, j]
-        piece *= send
+    decimate_sum(x, d, np.float32(wet / d), low)  # boxcar decimation, the send level applied at the low rate
     verb = pedalboard.Reverb(room_size=s.room, damping=s.damping, wet_level=1.0, dry_level=0.0, width=s.width)
     tail = verb(low, sample_rate / d, reset=True)
-    step = np.empty_like(tail)
-    step[:, :-1] = tail[:, 1:] - tail[:, :-1]
-    step[:, -1] = 0.0
-    scratch = np.empty((2, min(per, max(n, 1))), dtype=np.float32)
-    for start in range(0, n, per):  # linear interpolation between the decimated samples, a chunk at a time
-        stop = min(n, start + per)
-        piece, dest = scratch[:, :stop - start], phases[:, start:stop]
-        slope, base = step[:, start:stop], tail[:, start:stop]
-        for j in range(d):  # one pass per phase, over a chunk that stays in cache
-            np.multiply(slope, np.float32(j / d), out=piece)
-            piece += base
-            dest[:, :, j] += piece
+    add_interpolated(x, tail, (np.arange(d) / d).astype(np.float32))  # linear interpolation back, into x
     if usable < frames:
         x[:, usable:] += tail[:, -1:]
 

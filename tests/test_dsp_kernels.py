@@ -1,4 +1,4 @@
-"""The stereo second-order-section kernel is scipy's sosfilt bit for bit, in one call or in chunks."""
+"""The numba kernels of mastering and the reverb send are numpy's and scipy's arithmetic, bit for bit."""
 
 from __future__ import annotations
 
@@ -35,3 +35,31 @@ def test_in_place_and_general_sections_match_scipy() -> None:
     y = x.copy()
     sosfilt_stereo(sos, y, y, np.zeros((len(sos), 2, 2), dtype=np.float32))
     assert np.array_equal(y, expected)
+
+
+def test_the_reverb_sends_rate_changes_are_numpys_whole_array_arithmetic_bit_for_bit() -> None:
+    from inference._send import add_interpolated, decimate_sum
+
+    d, level = 4, np.float32(0.3 / 4)
+    x = np.random.default_rng(7).standard_normal((2, 4 * 5000 + 3)).astype(np.float32)
+    usable = x.shape[1] - x.shape[1] % d
+    phases = x[:, :usable].reshape(2, -1, d)
+    expected_low = phases[:, :, 0] + phases[:, :, 1]
+    for j in range(2, d):
+        expected_low += phases[:, :, j]
+    expected_low *= level
+    low = np.empty_like(expected_low)
+    decimate_sum(x, d, level, low)
+    assert np.array_equal(low, expected_low)
+
+    tail = np.random.default_rng(8).standard_normal(low.shape).astype(np.float32)
+    step = np.zeros_like(tail)
+    step[:, :-1] = tail[:, 1:] - tail[:, :-1]
+    expected = x.copy()
+    expected_phases = expected[:, :usable].reshape(2, -1, d)
+    for j in range(d):
+        expected_phases[:, :, j] += step * np.float32(j / d) + tail
+    y = x.copy()
+    add_interpolated(y, tail, (np.arange(d) / d).astype(np.float32))
+    assert np.array_equal(y, expected) and not np.array_equal(y, x)
+    assert np.array_equal(y[:, usable:], x[:, usable:])  # the remainder is the caller's to fill
