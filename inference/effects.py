@@ -1,28 +1,24 @@
-"""Per-genre effects: filtering, saturation, lo-fi tape and vinyl colour, compression and reverb (pedalboard).
+"""Per-genre effects: filtering, saturation, lo-fi tape and vinyl colour, compression and reverb (pedalboard's).
 
 Cost matters (the engine's budget is under 1.8 s for a 3-minute track on one core), so the reverb runs as a
 100%-wet send at a quarter of the sample rate (a tail needs nothing above ~5 kHz) and is added back after
 linear-interpolation upsampling: ~0.1 s instead of ~0.4 s at full rate. Every step is deterministic; the vinyl
-noise comes from a generator seeded by the request's seed. The full-rate passes (saturation, the filters'
-pedalboard calls, the compressor's gain curve) run over cache-sized chunks, in place where the array is a
-stage's own, and the send's rate changes are numba loops; each sample's arithmetic is that of one whole-array
-pass, so the output is bit-identical to it.
+noise comes from a generator seeded by the request's seed. The tone filters are one numba pass
+(:mod:`inference.tone_filters`, pedalboard's filters bit for bit), saturation and the compressor's gain curve run
+over cache-sized chunks, in place where the array is a stage's own, and the send's rate changes are numba loops;
+each sample's arithmetic is that of one whole-array pass, so the output is bit-identical to it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import pedalboard
+from inference.tone_filters import ToneFilters, apply_tone_filters
 
 REVERB_DECIMATION = 4
 _CHUNK = 1 << 15  # frames per chunk in the full-rate passes: both channels' slice stays in L2
-_PEDALBOARD_BLOCK = 8192  # pedalboard's default buffer_size, the block its plugins process at a time
-_FILTER_CHUNK = 64 * _PEDALBOARD_BLOCK  # frames per pedalboard call of the filter pass (a whole number of blocks)
 
 
 @dataclass(frozen=True)
@@ -83,30 +79,15 @@ def apply_effects(audio: np.ndarray, chain: str, sample_rate: int, brightness: f
         space: 0..1; scales the reverb send.
         seed: seeds the vinyl noise.
     """
-    import pedalboard
-
     settings = CHAINS[chain]
     x = np.ascontiguousarray(audio, dtype=np.float32)
     drive = settings.drive * (0.4 + 1.2 * texture)
     if drive > 0.05:
         x = _saturate(x, drive)
-    filters: list[pedalboard.Plugin] = []
-    if settings.highpass_hz:
-        filters.append(pedalboard.HighpassFilter(cutoff_frequency_hz=float(settings.highpass_hz)))
-    if settings.lowpass_hz:
-        cutoff = settings.lowpass_hz * 2.0 ** (2.0 * (brightness - 0.5))
-        filters.append(pedalboard.LowpassFilter(cutoff_frequency_hz=float(min(cutoff, 0.45 * sample_rate))))
-    elif brightness < 0.45:  # a dark mood closes the top even where the genre keeps it open
-        cutoff = 16000.0 * 2.0 ** (4.0 * (brightness - 0.45))
-        filters.append(pedalboard.LowpassFilter(cutoff_frequency_hz=float(min(cutoff, 0.45 * sample_rate))))
-    if settings.bass_db:
-        filters.append(pedalboard.LowShelfFilter(cutoff_frequency_hz=110.0, gain_db=float(settings.bass_db)))
-    air = settings.air_db + 12.0 * (brightness - 0.5)
-    if abs(air) >= 1.0:  # a smaller tilt is not worth a full-rate filter pass (~60 ms per 3 minutes)
-        filters.append(pedalboard.HighShelfFilter(cutoff_frequency_hz=6000.0, gain_db=float(air)))
-    if filters:
+    tone = tone_filters(settings, sample_rate, brightness)
+    if tone:
         own = x is not audio and not np.shares_memory(x, audio)  # saturation's fresh output: filter it in place
-        x = _run_filters(pedalboard.Pedalboard(list(filters)), x, sample_rate, out=x if own else None)
+        x = apply_tone_filters(tone, x, sample_rate, out=x if own else None)
     if settings.compressor:
         own = x is not audio and not np.shares_memory(x, audio)  # a stage's fresh output: compress it in place
         x = compress(x, sample_rate, *settings.compressor, out=x if own else None)
@@ -122,25 +103,20 @@ def apply_effects(audio: np.ndarray, chain: str, sample_rate: int, brightness: f
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _run_filters(board: pedalboard.Pedalboard, x: np.ndarray, sample_rate: int,
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """``board`` (a pedalboard of filters, no latency) run over ``(2, frames)`` float32 ``x`` a chunk at a time.
-
-    Chunks are ``_FILTER_CHUNK`` frames, a whole number of pedalboard blocks, and the filters' state carries over
-    (``reset=False`` after the first), so the blocks and the samples are exactly those of one call over the whole
-    array; it is ~15% cheaper, with no full-length buffers inside pedalboard. A remainder under one block joins
-    the last chunk, so no chunk is short enough for pedalboard to mistake its channel axis. ``out`` (``x`` itself
-    for in place) receives the result; a new array when None.
-    """
-    frames = x.shape[1]
-    starts = list(range(0, frames, _FILTER_CHUNK))
-    if len(starts) > 1 and frames - starts[-1] < _PEDALBOARD_BLOCK:
-        starts.pop()
-    bounds = [*starts[1:], frames]
-    out = np.empty_like(x) if out is None else out
-    for i, (start, stop) in enumerate(zip(starts, bounds, strict=True)):
-        out[:, start:stop] = board(x[:, start:stop], sample_rate, buffer_size=_PEDALBOARD_BLOCK, reset=i == 0)
-    return out
+def tone_filters(settings: EffectsChain, sample_rate: int, brightness: float) -> ToneFilters:
+    """The chain's high-pass, low-pass and shelves at ``brightness`` (see :mod:`inference.tone_filters`)."""
+    lowpass: float | None = None
+    if settings.lowpass_hz:
+        lowpass = settings.lowpass_hz * 2.0 ** (2.0 * (brightness - 0.5))
+    elif brightness < 0.45:  # a dark mood closes the top even where the genre keeps it open
+        lowpass = 16000.0 * 2.0 ** (4.0 * (brightness - 0.45))
+    air = settings.air_db + 12.0 * (brightness - 0.5)
+    return ToneFilters(
+        highpass_hz=float(settings.highpass_hz) if settings.highpass_hz else None,
+        lowpass_hz=float(min(lowpass, 0.45 * sample_rate)) if lowpass is not None else None,
+        low_shelf=(110.0, float(settings.bass_db)) if settings.bass_db else None,
+        # a smaller tilt is not worth a full-rate filter pass
+        high_shelf=(6000.0, float(air)) if abs(air) >= 1.0 else None)
 
 
 def _saturate(x: np.ndarray, drive: float) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 import scipy.signal
 
 from inference._sos import sosfilt_stereo
+from inference.effects import CHAINS, tone_filters
 from inference.master import _k_weighting
 
 
@@ -63,3 +64,71 @@ def test_the_reverb_sends_rate_changes_are_numpys_whole_array_arithmetic_bit_for
     add_interpolated(y, tail, (np.arange(d) / d).astype(np.float32))
     assert np.array_equal(y, expected) and not np.array_equal(y, x)
     assert np.array_equal(y[:, usable:], x[:, usable:])  # the remainder is the caller's to fill
+
+
+def _pedalboard_chain(tone, sample_rate: int, x: np.ndarray) -> np.ndarray:
+    """The same filters through pedalboard, as the effects chain ran them before (the oracle)."""
+    import pedalboard
+
+    plugins = []
+    if tone.highpass_hz is not None:
+        plugins.append(pedalboard.HighpassFilter(cutoff_frequency_hz=tone.highpass_hz))
+    if tone.lowpass_hz is not None:
+        plugins.append(pedalboard.LowpassFilter(cutoff_frequency_hz=tone.lowpass_hz))
+    if tone.low_shelf is not None:
+        plugins.append(pedalboard.LowShelfFilter(cutoff_frequency_hz=tone.low_shelf[0], gain_db=tone.low_shelf[1]))
+    if tone.high_shelf is not None:
+        plugins.append(pedalboard.HighShelfFilter(cutoff_frequency_hz=tone.high_shelf[0],
+                                                  gain_db=tone.high_shelf[1]))
+    return pedalboard.Pedalboard(plugins)(x, sample_rate, buffer_size=8192, reset=True)
+
+
+def _signal(frames: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((2, frames)) * 0.3).astype(np.float32)
+    x[:, 8192 + 100:2 * 8192 + 500] = 0.0  # states decay through silence and snap to zero at a block's end
+    x[1] *= 0.6
+    return x
+
+
+FILTERED = [(chain, b) for chain in sorted(CHAINS) for b in (0.1, 0.5, 0.93) if tone_filters(CHAINS[chain], 44100, b)]
+
+
+@pytest.mark.parametrize(("chain", "brightness"), FILTERED)
+def test_every_chains_tone_filters_are_pedalboards_bit_for_bit(chain: str, brightness: float) -> None:
+    from inference.tone_filters import apply_tone_filters
+
+    tone = tone_filters(CHAINS[chain], 44100, brightness)
+    x = _signal(3 * 8192 + 1001, len(chain))
+    expected = _pedalboard_chain(tone, 44100, x)
+    got = apply_tone_filters(tone, x, 44100)
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+    assert not np.array_equal(got, x)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_tone_filters_at_any_rate_and_length_are_pedalboards_bit_for_bit(seed: int) -> None:
+    from inference.tone_filters import ToneFilters, apply_tone_filters
+
+    rng = np.random.default_rng(seed)
+    rate = int(rng.choice([22050, 44100, 48000]))
+    pick = rng.random(4) < 0.7
+    tone = ToneFilters(
+        highpass_hz=float(rng.uniform(20, 400)) if pick[0] else None,
+        lowpass_hz=float(rng.uniform(1000, 0.45 * rate)) if pick[1] else None,
+        low_shelf=(float(rng.uniform(40, 400)), float(rng.uniform(-9, 9))) if pick[2] else None,
+        high_shelf=(float(rng.uniform(2000, 0.4 * rate)), float(rng.uniform(-9, 9))) if pick[3] or not pick.any()
+        else None)
+    x = _signal(int(rng.integers(100, 5 * 8192)), seed)
+    expected = _pedalboard_chain(tone, rate, x)
+    y = x.copy()
+    apply_tone_filters(tone, y, rate, out=y)  # in place
+    assert np.array_equal(y.view(np.uint32), expected.view(np.uint32))
+
+
+def test_no_tone_filters_is_falsy_and_leaves_the_signal_alone() -> None:
+    from inference.tone_filters import ToneFilters, apply_tone_filters
+
+    assert not ToneFilters()
+    x = _signal(1000, 1)
+    assert np.array_equal(apply_tone_filters(ToneFilters(), x, 44100), x)

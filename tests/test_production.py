@@ -117,21 +117,3 @@ def test_cinematic_brass_enters_in_the_full_sections_and_strings_swell(composer_
     first = [n[3] for n in strings if section.start_bar * bar <= n[0] < (section.start_bar + 1) * bar]
     last = [n[3] for n in strings if (section.end_bar - 1) * bar <= n[0] < section.end_bar * bar]
     assert np.mean(last) > np.mean(first) + 10
-
-
-@pytest.mark.parametrize("frames", [100_003, 524_288 + 5, 2 * 524_288 + 9_000])
-def test_chunked_filters_equal_one_whole_array_call(frames):
-    """The effects' filter chain runs a chunk at a time with carried state; it must equal one whole-array call
-    sample for sample (a guard on pedalboard's block behaviour), also at lengths just past a chunk edge."""
-    import pedalboard
-
-    from inference.effects import _PEDALBOARD_BLOCK, _run_filters
-
-    rng = np.random.default_rng(frames)
-    x = rng.standard_normal((2, frames)).astype(np.float32) * 0.3
-    filters = [pedalboard.HighpassFilter(40.0), pedalboard.LowShelfFilter(120.0, gain_db=3.0),
-               pedalboard.HighShelfFilter(8000.0, gain_db=-4.0), pedalboard.LowpassFilter(9000.0)]
-    whole = pedalboard.Pedalboard(filters)(x, 44100, buffer_size=_PEDALBOARD_BLOCK, reset=True)
-    chunked = _run_filters(pedalboard.Pedalboard(filters), x, 44100)
-    assert chunked.shape == x.shape
-    assert np.array_equal(chunked, whole)
