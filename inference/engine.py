@@ -20,6 +20,7 @@ prompt and passes them as ``GenerationRequest.descriptors``; a worker built with
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import threading
 import time
@@ -179,6 +180,17 @@ def lap(timings: dict[str, float], stage: str, since: float,
 def file_slug(text: str) -> str:
     """A title as a file-name stem: lower-case ASCII words joined by ``-``, at most 48 characters."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "track"
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """An on/off environment variable of the engines: ``1``/``true``/``yes``/``on`` turn it on, ``0``/``false``/
+    ``no``/``off`` off (any case, spaces ignored); unset, empty or anything else leaves ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return default
 
 _LOCK = threading.Lock()
 _INSTANCES: dict[tuple[str, tuple[tuple[str, str], ...]], Engine] = {}

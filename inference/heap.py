@@ -41,7 +41,9 @@ def keep_freed_memory() -> bool:
     Both are set together: fixing only one of them makes matters worse (each alone roughly doubles the faults).
     Setting them twice (two threads at once) is harmless.
     """
-    if os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+    from inference.engine import env_flag
+
+    if not env_flag(ENV, default=True):
         return False
     if not _glibc():
         return False

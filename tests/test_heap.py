@@ -53,3 +53,18 @@ def test_freed_buffers_are_reused_instead_of_faulted_in_afresh():
     # 2 MiB where transparent huge pages apply); kept, they are reused.
     assert default["faults"] > 5 * 3 * 31_752_000 // (2 << 20)
     assert kept["faults"] * 20 < default["faults"]
+
+
+@pytest.mark.parametrize(("value", "default", "expected"), [
+    (None, True, True), (None, False, False), ("", True, True), (" ON ", False, True), ("yes", False, True),
+    ("1", False, True), ("Off", True, False), ("no", True, False), ("0", True, False), ("maybe", True, True),
+    ("maybe", False, False)])
+def test_an_engine_on_off_variable_reads_the_usual_words_and_keeps_its_default_otherwise(
+        monkeypatch: pytest.MonkeyPatch, value: str | None, default: bool, expected: bool) -> None:
+    from inference.engine import env_flag
+
+    if value is None:
+        monkeypatch.delenv("MAESTRO_TEST_FLAG", raising=False)
+    else:
+        monkeypatch.setenv("MAESTRO_TEST_FLAG", value)
+    assert env_flag("MAESTRO_TEST_FLAG", default) is expected

@@ -36,6 +36,7 @@ from inference.engine import (
     GenerationRequest,
     GenerationResult,
     check_seed_and_output,
+    env_flag,
 )
 from maestro_core.errors import ConfigError, InputError
 from maestro_core.limits import DURATION_RANGE_S, TEMPO_RANGE_BPM, check_key_phrases
@@ -194,7 +195,7 @@ class NeuralEngine(ABC):
         del preload_model  # the model is the engine: it always loads now
         path = model_path if model_path is not None else os.environ.get(self.setting)
         if allow_cpu is None:  # built outside the pipeline (which passes settings): read the setting itself
-            allow_cpu = os.environ.get(CPU_FALLBACK_SETTING, "").strip().lower() in ("1", "true", "yes", "on")
+            allow_cpu = env_flag(CPU_FALLBACK_SETTING, default=False)
         problems = self.check(model_path=path)
         if problems:
             raise problems[0]
