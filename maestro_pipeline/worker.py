@@ -237,7 +237,7 @@ class RequestWorker:
         from maestro_core.provenance import RunIdentity, build_provenance
 
         meta = rendered.metadata
-        # The track is read once: the bytes are described, signed in memory and stored, with no file round trips.
+        # Read once here (QC read the file on its own): the bytes are described, signed in memory and stored.
         audio = Path(rendered.audio_path).read_bytes()
         assets = load_assets(req.get("ASSETS"))
         params = {"genre": req["GENRE"], "mood": req["MOOD"],
