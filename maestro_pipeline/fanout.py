@@ -4,7 +4,7 @@ Shape::
 
     pool = [ray.remote(GeneratorActor).options(max_restarts=..., max_task_retries=..., **resources).remote(spec)
             for _ in range(pool_size)]
-    # one batch in flight per actor, longest first; the next batch goes to whichever actor finishes first
+    # two batches queued per actor, longest first; the next batch goes to whichever actor finishes one
 
 Plain actors, not Ray Data's ``map_batches``: on the development machine a Ray Data actor pool took 7.5 s to start
 an actor that does nothing (its metadata tasks and its worker processes importing ``ray.data``) against 0.3 to
@@ -13,9 +13,12 @@ an actor that does nothing (its metadata tasks and its worker processes importin
 * Each actor builds its :class:`maestro_pipeline.worker.RequestWorker` (engine loaded once) in ``__init__``.
 * Every request yields exactly one result row (``generated`` or ``failed`` with error class and message): a request
   that raises never fails the batch.
+* Each actor has two batches queued (one running, the next waiting), so it never waits for the driver between
+  batches.
 * Batches fill the pool: unless a batch size is given, :func:`choose_batch_size` picks one from the number of
-  requests and actors (several batches per actor, so no actor waits while another has a queue), and the
-  requests go out longest first (:func:`longest_first`, by requested duration) so that the run does not end with
+  requests and actors (several batches per actor, so no actor waits while another has a queue), the batches
+  shrink to single requests at the end of the run (:func:`tail_batch_sizes`), and the requests go out longest
+  first (:func:`longest_first`, by requested duration) so that the run does not end with
   one actor rendering a long track while the others sit idle. :class:`PoolStats` reports the idle share.
 * A batched engine (one with ``generate_batch``: the GPU engines) gets each batch in one call, and its batches are
   grouped by duration and sized to its GPU batch (:mod:`maestro_pipeline.gpu`); a GPU engine on a cluster without
@@ -212,6 +215,11 @@ BATCHES_PER_ACTOR = 4
 MAX_AUTO_BATCH = 16
 
 
+# Batches queued on each actor at once: one running, one waiting (a deeper queue only commits work to an actor
+# earlier, which the tail's small batches then cannot even out).
+IN_FLIGHT_PER_ACTOR = 2
+
+
 def choose_batch_size(requests: int, actors: int, batches_per_actor: int = BATCHES_PER_ACTOR,
                       max_batch: int = MAX_AUTO_BATCH) -> int:
     """Requests per batch so that every actor gets work and the pool stays full to the end.
@@ -229,6 +237,31 @@ def choose_batch_size(requests: int, actors: int, batches_per_actor: int = BATCH
     """
     slots = max(1, actors) * max(1, batches_per_actor)
     return max(1, min(max(1, max_batch), requests // slots))
+
+
+def tail_batch_sizes(requests: int, actors: int, largest: int) -> list[int]:
+    """Batch sizes for ``requests`` requests that end the run on small batches (guided self-scheduling).
+
+    Each batch takes ``ceil(remaining / (2 * actors))`` requests, never more than ``largest`` nor fewer than one:
+    the bulk of a large run goes in full batches (Ray's per-batch cost amortised), and the last ones shrink to a
+    single request, so the actor that finishes last is at most about one request behind the others instead of
+    up to a whole batch. A function of its arguments alone: the same requests give the same batches.
+
+    Invariants: the sizes sum to ``requests``; each is in ``[1, largest]``; they never grow along the run.
+
+    Args:
+        requests: requests to cut into batches (>= 0).
+        actors: actors in the pool (>= 1).
+        largest: the size of a full batch (>= 1).
+    """
+    sizes: list[int] = []
+    remaining = requests
+    share = 2 * max(1, actors)
+    while remaining > 0:
+        size = max(1, min(max(1, largest), -(-remaining // share)))
+        sizes.append(size)
+        remaining -= size
+    return sizes
 
 
 def longest_first(requests: pa.Table) -> pa.Table:
@@ -249,7 +282,7 @@ class PoolStats:
     Attributes:
         actors: actors in the pool.
         batches: batches the requests were cut into.
-        batch_size: requests per batch.
+        batch_size: requests per full batch (the last batches of a run with a chosen size are smaller).
         wall_s: seconds from dispatching the first batch to receiving the last result (actor start-up included).
         first_result_s: seconds until the first batch of results arrived (mostly actors loading their engines).
         busy_s: actor-seconds spent on requests (the workers' generate + QC + sign-and-store time, summed).
@@ -335,8 +368,12 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
     dense = engine_batches(requests, spec.engine, spec.engine_options, config.batch_size)
     batch_size = config.batch_size or choose_batch_size(requests.num_rows, config.pool_size)
     ordered = longest_first(requests)
-    # One block per batch, each one actor call.
-    blocks = [ordered.slice(i, batch_size) for i in range(0, ordered.num_rows, batch_size)]
+    # One block per batch, each one actor call: a chosen batch size shrinks towards the end of the run (the last
+    # batches are single requests, so the pool's tail is short); a batch size that was asked for is kept.
+    sizes = ([batch_size] * -(-ordered.num_rows // batch_size) if config.batch_size
+             else tail_batch_sizes(ordered.num_rows, min(config.pool_size, ordered.num_rows), batch_size))
+    offsets = np.cumsum([0, *sizes])
+    blocks = [ordered.slice(int(start), size) for start, size in zip(offsets, sizes, strict=False)]
     if dense is not None:  # a batched engine: one model call per block, blocks never mixing durations
         blocks, batch_size = dense
     pool = min(config.pool_size, len(blocks))
@@ -353,9 +390,13 @@ def fan_out(requests: pa.Table, spec: WorkerSpec, config: FanoutConfig | None = 
     running: dict[Any, Any] = {}  # result ref -> the actor computing it
     tables: list[pa.Table] = []
     try:
-        for actor in actors:  # one batch in flight per actor; the next goes to whichever actor finishes first
-            if todo:
-                running[actor.__call__.remote(todo.pop())] = actor
+        # IN_FLIGHT_PER_ACTOR batches queued on each actor, so it starts its next batch the moment one ends
+        # instead of idling for the round trip through the driver; each new batch goes to whichever actor
+        # finished one, so the queues stay even.
+        for _ in range(IN_FLIGHT_PER_ACTOR):
+            for actor in actors:
+                if todo:
+                    running[actor.__call__.remote(todo.pop())] = actor
         while running:
             (ref,), _ = ray.wait(list(running), num_returns=1)
             actor = running.pop(ref)

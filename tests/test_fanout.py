@@ -31,6 +31,7 @@ from maestro_pipeline.fanout import (
     longest_first,
     pool_stats,
     run_generation,
+    tail_batch_sizes,
 )
 from maestro_pipeline.tables import RESULT_TABLE, WORK_TABLE
 from maestro_pipeline.worker import WorkerSpec
@@ -201,6 +202,28 @@ def test_chosen_batch_size_gives_every_actor_batches_and_never_shrinks_as_reques
 def test_a_large_run_gets_full_batches_and_a_small_one_batches_of_one():
     assert choose_batch_size(10_000, 2) == MAX_AUTO_BATCH
     assert choose_batch_size(6, 2) == 1
+
+
+@given(requests=st.integers(0, 50_000), actors=st.integers(1, 64), largest=st.integers(1, 64))
+@settings(max_examples=300, deadline=None)
+def test_tail_batches_cover_every_request_and_shrink_to_one_at_the_end(requests, actors, largest):
+    sizes = tail_batch_sizes(requests, actors, largest)
+    assert sum(sizes) == requests
+    assert all(1 <= size <= largest for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # never growing along the run
+    if requests:
+        assert sizes[-1] == 1  # the run ends on a single request, whatever its size
+    if requests >= 2 * actors * largest:
+        assert sizes[0] == largest  # the bulk still goes in full batches
+    # behind every batch there is enough work to keep the other actors busy while it runs
+    for i, size in enumerate(sizes):
+        assert sum(sizes[i + 1:]) >= (2 * actors - 1) * (size - 1)
+
+
+def test_a_catalog_day_ends_on_single_requests_and_starts_on_full_batches():
+    sizes = tail_batch_sizes(680, 2, 16)
+    assert sizes[:10] == [16] * 10 and sizes[-4:] == [1, 1, 1, 1]
+    assert len(sizes) < 680 // 16 + 20  # the tail adds a handful of batches, not hundreds
 
 
 def _work(ordinal: int, duration: int) -> dict:
