@@ -76,6 +76,22 @@ def test_pcm_hash_changes_when_one_sample_changes_but_not_with_the_container(tmp
     assert audio_sha256(wav) != before
 
 
+@pytest.mark.parametrize(("subtype", "dtype"), [("PCM_16", "int16"), ("PCM_24", "int32"), ("FLOAT", "float32")])
+def test_pcm_hash_is_the_documented_digest_of_the_interleaved_frames(tmp_path, subtype, dtype):
+    import numpy as np
+    import soundfile as sf
+
+    frames = 300_001  # more than one read block, and not a multiple of it
+    samples = np.random.default_rng(7).uniform(-0.9, 0.9, size=(frames, 2)).astype(np.float32)
+    path = tmp_path / "t.wav"
+    sf.write(path, samples, 8000, subtype=subtype)
+    stored, _ = sf.read(path, dtype=dtype, always_2d=True)
+    expected = hashlib.sha256(f"maestro-pcm-v1|8000|2|{dtype}\n".encode()
+                              + stored.astype(np.dtype(dtype).newbyteorder("<")).tobytes()).hexdigest()
+    facts = describe_audio(path)
+    assert (facts.sha256, facts.frames, facts.channels) == (expected, frames, 2)
+
+
 @pytest.mark.parametrize("suffix", [".wav", ".flac"])
 def test_describing_the_bytes_equals_describing_the_file(tmp_path, suffix):
     import soundfile as sf
