@@ -93,12 +93,16 @@ class GenerationResult:
         audio_path: the mastered audio file.
         midi_path: the arrangement as a Standard MIDI File, or None for engines without one.
         timings: wall-clock seconds per stage (``compose``, ``render``, ``effects``, ``master``, ``encode``).
+        audio_bytes: the bytes written to ``audio_path``, held in memory so that a caller that goes on with them
+            (a pipeline worker: QC, signing, storage) need not read the file back; None when the engine does not
+            keep them.
     """
 
     metadata: dict[str, Any]
     audio_path: Path
     midi_path: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    audio_bytes: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

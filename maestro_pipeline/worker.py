@@ -173,16 +173,23 @@ class RequestWorker:
 
     def _deliver(self, req: dict[str, Any], rendered: Any, generate_s: float) -> dict[str, Any]:
         """QC, provenance, signature and storage of one generated track (still in scratch); its result row."""
+        from inference.qc import read_audio_file
+
         paths = _object_paths(req)
         t1 = time.perf_counter()
-        reasons = self._check_quality(req, rendered) if self.spec.qc else []
+        # The engine's bytes, as it wrote them to scratch: QC measures them, and the same bytes are described, signed
+        # and stored. Only from an engine that keeps none is the scratch file read back.
+        kept = getattr(rendered, "audio_bytes", None)
+        audio: bytes | Path = kept if kept is not None else Path(rendered.audio_path)
+        reasons = self._check_quality(req, rendered, audio) if self.spec.qc else []
         t2 = time.perf_counter()
         if reasons:
             row = self.failure(req, None, error_class="QualityCheckFailed",
                                message="; ".join(r["message"] for r in reasons), reasons=reasons)
             row.update(T_GENERATE_S=generate_s, T_QC_S=t2 - t1)
             return row
-        delivered = self._finish(req, rendered, self.store.uri(paths["audio"]))
+        audio = audio if isinstance(audio, bytes) else read_audio_file(audio)
+        delivered = self._finish(req, rendered, audio, self.store.uri(paths["audio"]))
         written = 0
         stored_audio = self.store.put_bytes(paths["audio"], delivered.audio)
         written += stored_audio.written
@@ -219,12 +226,12 @@ class RequestWorker:
             descriptors=json.loads(req["DESCRIPTORS"]) if req.get("DESCRIPTORS") else None)
         return request
 
-    def _check_quality(self, req: dict[str, Any], rendered: Any) -> list[dict[str, Any]]:
-        """QC reasons (empty when the track passes); the measurement is kept for provenance."""
+    def _check_quality(self, req: dict[str, Any], rendered: Any, audio: bytes | Path) -> list[dict[str, Any]]:
+        """QC reasons for the track's ``audio`` bytes (empty when it passes); the measurement is kept for provenance."""
         from inference.qc import MasteredLevels, check, measure
 
-        # The master's loudness and true peak travel with the track; QC re-verifies the file is sample-exact.
-        measured = measure(rendered.audio_path, mastered=MasteredLevels.from_metadata(rendered.metadata))
+        # The master's loudness and true peak travel with the track; QC re-verifies the bytes are sample-exact.
+        measured = measure(audio, mastered=MasteredLevels.from_metadata(rendered.metadata))
         rendered.metadata["qc"] = measured.to_dict()
         result = check(measured, {"tempo_bpm": req.get("TEMPO_BPM") or rendered.metadata.get("tempo"),
                                   "key": req.get("MUSICAL_KEY") or rendered.metadata.get("key"),
@@ -232,13 +239,11 @@ class RequestWorker:
         rendered.metadata["qc"]["warnings"] = result.warnings  # estimator disagreements, kept with provenance
         return [{"code": reason.split(":", 1)[0], "message": reason} for reason in result.reasons]
 
-    def _finish(self, req: dict[str, Any], rendered: Any, uri: str) -> Delivered:
-        """Provenance record, C2PA signature, sidecar bytes and the TRACKS / TRACK_PROVENANCE rows."""
+    def _finish(self, req: dict[str, Any], rendered: Any, audio: bytes, uri: str) -> Delivered:
+        """Provenance record, C2PA signature, sidecar bytes and the TRACKS / TRACK_PROVENANCE rows of ``audio``."""
         from maestro_core.provenance import RunIdentity, build_provenance
 
         meta = rendered.metadata
-        # Read once here (QC read the file on its own): the bytes are described, signed in memory and stored.
-        audio = Path(rendered.audio_path).read_bytes()
         assets = load_assets(req.get("ASSETS"))
         params = {"genre": req["GENRE"], "mood": req["MOOD"],
                   "key_phrases": json.loads(req.get("KEY_PHRASES") or "[]"),

@@ -153,6 +153,40 @@ def test_planned_descriptors_render_the_same_audio_as_descriptors_computed_in_th
     assert json.loads(given["TRACK_ROW"])["TITLE"] == json.loads(inside["TRACK_ROW"])["TITLE"]
 
 
+def test_a_worker_delivers_the_engines_bytes_and_reads_the_file_back_only_from_an_engine_that_keeps_none(
+        spec, tmp_path, monkeypatch):
+    import hashlib
+
+    unsigned = dataclasses.replace(spec, sign=False)  # stored bytes are then the engine's bytes exactly
+    written: dict[str, str] = {}
+
+    def spoil_scratch(result):  # the scratch copy is overwritten after the engine wrote it: never read back
+        written["sha256"] = hashlib.sha256(result.audio_path.read_bytes()).hexdigest()
+        result.audio_path.write_bytes(b"not audio")
+        return result
+
+    def keep_no_bytes(result):
+        return dataclasses.replace(result, audio_bytes=None)
+
+    def keep_no_bytes_and_spoil(result):
+        return spoil_scratch(keep_no_bytes(result))
+
+    rows = {}
+    for name, hook in (("kept", spoil_scratch), ("read", keep_no_bytes), ("spoilt", keep_no_bytes_and_spoil)):
+        actor = GeneratorActor(dataclasses.replace(unsigned, storage_url=f"file://{tmp_path}/{name}"))
+        engine = actor.worker.engine  # the process's one engine: each case hooks its results, then unhooks
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "generate", lambda request, out_dir, hook=hook, real=engine.generate:
+                          hook(real(request, out_dir)))
+            rows[name] = actor(pa.Table.from_pylist([planned(40)], schema=WORK_TABLE)).to_pylist()[0]
+    assert rows["kept"]["STATUS"] == rows["read"]["STATUS"] == "generated"
+    assert rows["kept"]["FILE_SHA256"] == rows["read"]["FILE_SHA256"] == written["sha256"]
+    spoilt = rows["spoilt"]
+    assert spoilt["STATUS"] == "failed" and spoilt["ERROR_CLASS"] == "InputError"
+    assert json.loads(spoilt["REASONS"])[0]["field"] == "audio_path"
+    assert str(tmp_path / "scratch") in spoilt["ERROR_MESSAGE"]  # the file read back is named
+
+
 @pytest.mark.parametrize("descriptors", ['{"energy": ', '[0.5, 0.5]', '{"energy": 7}'])
 def test_malformed_descriptors_fail_only_their_request_naming_the_field(spec, descriptors):
     rows = [{**request(30), "DESCRIPTORS": descriptors}, planned(31)]

@@ -305,6 +305,15 @@ def test_missing_unreadable_and_empty_files_name_the_field(tmp_path: Path) -> No
         measure(tmp_path / "empty.wav")
 
 
+def test_measuring_the_bytes_equals_measuring_the_file_and_bad_bytes_name_the_field(tmp_path: Path) -> None:
+    path, mastered = _mastered_file(tmp_path)
+    data = path.read_bytes()
+    assert measure(data) == measure(path)
+    assert measure(data, mastered=mastered) == measure(path, mastered=mastered)
+    with pytest.raises(InputError, match="audio_path.*in-memory audio.*not a readable audio file"):
+        measure(b"RIFF....WAVEjunk")
+
+
 def test_measurement_is_deterministic_and_works_at_other_rates(tmp_path: Path) -> None:
     audio = _cadences("A minor")
     path = _write(tmp_path / "a.wav", audio)

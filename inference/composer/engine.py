@@ -215,7 +215,7 @@ class ComposerEngine:
             raise InputError("output_dir", f"cannot write to {out_dir}: {exc.strerror or exc}") from None
         lap(timings, "encode", t, progress)
         metadata = build_metadata(comp, request, mastered, hashlib.sha256(data).hexdigest(), audio_path, midi_path)
-        return GenerationResult(metadata, audio_path, midi_path, timings)
+        return GenerationResult(metadata, audio_path, midi_path, timings, audio_bytes=data)
 
     def _descriptors(self, phrases: tuple[str, ...], given: dict[str, float] | None) -> dict[str, float] | None:
         """The phrases' descriptors: ``given`` (validated by ``validate``) when precomputed, else from the model."""

@@ -99,7 +99,8 @@ def finish_track(engine: NeuralEngine, request: GenerationRequest, raw: Rendered
         "correction": correction,
         "provenance_extra": {"batch": dict(batch), "stitch": {"seams_seconds": seams, **raw.extra}},
     }
-    return GenerationResult(json.loads(json.dumps(metadata, default=_jsonable)), audio_path, midi_path, timings)
+    return GenerationResult(json.loads(json.dumps(metadata, default=_jsonable)), audio_path, midi_path, timings,
+                            audio_bytes=data)
 
 
 def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from inference.qc.check import QCRequest, QCResult, QCThresholds, check
 from inference.qc.key_estimate import estimate_key
-from inference.qc.measure import MasteredLevels, Measurement, measure, warm_up
+from inference.qc.measure import MasteredLevels, Measurement, measure, read_audio_file, warm_up
 from inference.qc.tempo import TempoEstimate, estimate_tempo, tempo_matches
 from maestro_core.musical_key import Key, parse_key
 
@@ -29,6 +29,7 @@ __all__ = [
     "estimate_tempo",
     "measure",
     "parse_key",
+    "read_audio_file",
     "tempo_matches",
     "warm_up",
 ]

@@ -90,7 +90,7 @@ class MasteredLevels:
         return cls(float(values[0]), float(values[1]), str(values[2]))  # type: ignore[arg-type]
 
 
-def measure(audio_path: str | Path, key_profile: ProfileName = "krumhansl",
+def measure(audio_path: str | Path | bytes, key_profile: ProfileName = "krumhansl",
             mastered: MasteredLevels | None = None) -> Measurement:
     """Measure loudness, peaks, clipping, silence, tempo, key and duration of an audio file.
 
@@ -103,7 +103,7 @@ def measure(audio_path: str | Path, key_profile: ProfileName = "krumhansl",
     duration are always measured on the file.
 
     Args:
-        audio_path: a WAV/FLAC/OGG (anything libsndfile reads).
+        audio_path: a WAV/FLAC/OGG (anything libsndfile reads), or the file's bytes when the caller holds them.
         key_profile: 'krumhansl' (Krumhansl-Kessler) or 'temperley' key profiles.
         mastered: the master's own readings of this file's samples (see :class:`MasteredLevels`).
 
@@ -177,7 +177,22 @@ def _verified(mastered: MasteredLevels, file_sha256: str | None, sample_peak_dbf
     return True
 
 
-def _read(audio_path: str | Path, digest: bool = False) -> tuple[np.ndarray, int, str | None]:
+def read_audio_file(audio_path: str | Path) -> bytes:
+    """The bytes of an audio file to measure.
+
+    Raises:
+        InputError: ``audio_path`` is missing, not a file or unreadable.
+    """
+    path = Path(audio_path)
+    if not path.is_file():
+        raise InputError("audio_path", f"{path} does not exist or is not a file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError("audio_path", f"{path} is not a readable audio file: {exc}") from exc
+
+
+def _read(audio_path: str | Path | bytes, digest: bool = False) -> tuple[np.ndarray, int, str | None]:
     """(samples ``(frames, channels)``, rate in Hz, sha256 of the file's bytes when ``digest``), in one read.
 
     16-bit mono or stereo comes back as its int16 samples (no float copy of the whole file; see :func:`_mono`),
@@ -185,11 +200,9 @@ def _read(audio_path: str | Path, digest: bool = False) -> tuple[np.ndarray, int
     """
     import soundfile
 
-    path = Path(audio_path)
-    if not path.is_file():
-        raise InputError("audio_path", f"{path} does not exist or is not a file")
+    path = "<in-memory audio>" if isinstance(audio_path, bytes) else Path(audio_path)
+    data = audio_path if isinstance(audio_path, bytes) else read_audio_file(audio_path)
     try:
-        data = path.read_bytes()
         with soundfile.SoundFile(io.BytesIO(data)) as sound:
             exact = sound.subtype == "PCM_16" and sound.channels <= 2
             audio = sound.read(dtype="int16" if exact else "float32", always_2d=True)
