@@ -119,6 +119,35 @@ def test_several_tables_load_together_or_not_at_all(wh_backend: Warehouse) -> No
     assert wh_backend.scalar("SELECT COUNT(*) FROM RIGHTS_HOLDERS") == 0
 
 
+def test_a_load_in_batches_is_the_same_load_committed_at_once(wh_backend: Warehouse) -> None:
+    pool = [{"period": "2026-10", "territory": "US", "currency": "USD", "amount": Decimal("10.5")}]
+    wh_backend.upsert("RIGHTS_HOLDERS", holders(2))  # h000 and h001 are stored; h001 is renamed below
+    rows = [{**h, "name": "Renamed"} if h["holder_id"] == "h001" else h for h in holders(7)]
+    batches = [{"RIGHTS_HOLDERS": rows[:3]}, {"RIGHTS_HOLDERS": pa.Table.from_pylist(rows[3:5]),
+                                              "REVENUE_POOLS": pool}, {}, {"RIGHTS_HOLDERS": rows[5:]}]
+    results = wh_backend.upsert_batches(iter(batches))
+    assert [(r.table, r.inserted, r.updated, r.unchanged) for r in results] == [
+        ("RIGHTS_HOLDERS", 5, 1, 1), ("REVENUE_POOLS", 1, 0, 0)]
+    names = {r["HOLDER_ID"]: r["NAME"] for r in wh_backend.query("SELECT * FROM RIGHTS_HOLDERS").to_pylist()}
+    assert names == {h["holder_id"]: h["name"] for h in rows}
+    again = wh_backend.upsert_batches([{"RIGHTS_HOLDERS": rows[:4]}, {"RIGHTS_HOLDERS": rows[4:]}])
+    assert [(r.inserted, r.updated, r.unchanged) for r in again] == [(0, 0, 7)]  # a rerun changes nothing
+
+
+@pytest.mark.parametrize(("second", "column"), [
+    (holders(4)[3:] + holders(1), "HOLDER_ID"),  # h000 again, in a later batch than its first
+    ([{"holder_id": "h009", "name": None, "kind": "artist"}], "NAME"),  # a later batch breaks the schema
+])
+def test_a_batched_load_with_a_key_twice_or_a_bad_batch_is_refused_and_writes_nothing(
+        wh_backend: Warehouse, second: list[dict], column: str) -> None:
+    with pytest.raises(SchemaViolation, match=f"RIGHTS_HOLDERS.{column}"):
+        wh_backend.upsert_batches([{"RIGHTS_HOLDERS": holders(3)}, {"RIGHTS_HOLDERS": second},
+                                   {"REVENUE_POOLS": [{"period": "2026-10", "territory": "US", "currency": "USD",
+                                                       "amount": Decimal("1")}]}])
+    assert wh_backend.scalar("SELECT COUNT(*) FROM RIGHTS_HOLDERS") == 0
+    assert wh_backend.scalar("SELECT COUNT(*) FROM REVENUE_POOLS") == 0
+
+
 def test_a_transaction_that_fails_leaves_nothing_written(warehouse_duckdb: Warehouse) -> None:
     wh = warehouse_duckdb
     with pytest.raises(RuntimeError), wh.transaction():

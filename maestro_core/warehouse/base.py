@@ -7,10 +7,11 @@ everything users call is written once here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ import pyarrow.parquet as pq
 
 from maestro_core import schema
 from maestro_core.atomic import atomic_path
-from maestro_core.errors import WarehouseError
+from maestro_core.errors import SchemaViolation, WarehouseError
 from maestro_core.warehouse.dialect import Statement, translate
-from maestro_core.warehouse.rows import conform
+from maestro_core.warehouse.rows import conform, refuse_duplicate_keys
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,17 @@ class UpsertResult:
     @property
     def changed(self) -> int:
         return self.inserted + self.updated
+
+
+@dataclass
+class _Staged:
+    """One table's stage while :meth:`Warehouse.upsert_batches` fills it: its columns, rows and natural keys."""
+
+    table: schema.Table
+    stage: str
+    columns: list[str] = dataclasses.field(default_factory=list)
+    rows: int = 0
+    keys: list[pa.Table] = dataclasses.field(default_factory=list)
 
 
 class Warehouse:
@@ -238,44 +250,81 @@ class Warehouse:
         Every load is validated and staged before the transaction opens (Snowflake commits implicitly on DDL,
         and creating a staging table is DDL), so either all tables change or none does.
         """
-        prepared = []
-        for name, data in loads.items():
-            table = schema.table(name)
-            prepared.append((table, conform(table, data)))
+        return self.upsert_batches([loads])
+
+    def upsert_batches(self, batches: Iterable[Mapping[str, pa.Table | Sequence[Mapping[str, Any]]]]
+                       ) -> list[UpsertResult]:
+        """:meth:`upsert_many` of loads that arrive in batches (``{table: rows}`` each), all committed at once.
+
+        Each batch is validated and appended to its table's stage as it arrives, so the caller holds one batch at a
+        time however large the load (the driver's load of a 10,000-track run streams its result rows this way);
+        natural keys are checked across all batches. Only when every batch is staged does the one transaction of
+        MERGEs run: all tables change or none does. Results come in the order the tables first appear.
+
+        Raises:
+            SchemaViolation: a batch breaks the table's schema, a natural key occurs twice in the whole load, or a
+                table's batches do not all have the same columns.
+        """
         if self._tx_depth and not self.transactional_ddl:
             raise WarehouseError("on Snowflake, load inside one upsert_many() rather than inside transaction(): "
                                  "staging is DDL and would commit the open transaction")
-        stages = []
+        staged: dict[str, _Staged] = {}
         try:
-            for table, rows in prepared:
-                self._stage_seq += 1
-                stage = f"MAESTRO_STAGE_{table.name}_{self._stage_seq}"
-                if rows.num_rows:
-                    self._stage(stage, rows, table)
-                stages.append(stage)
+            for batch in batches:
+                for name, data in batch.items():
+                    table = schema.table(name)
+                    if name not in staged:
+                        self._stage_seq += 1
+                        staged[name] = _Staged(table, f"MAESTRO_STAGE_{table.name}_{self._stage_seq}")
+                    self._append(staged[name], conform(table, data))
+            for entry in staged.values():
+                if entry.keys:
+                    refuse_duplicate_keys(entry.table, pa.concat_tables(entry.keys))
             # One MERGE is atomic by itself; several need a transaction around them.
-            atomic = self.transaction() if len(prepared) > 1 or self.transactional_ddl else contextlib.nullcontext()
+            atomic = self.transaction() if len(staged) > 1 or self.transactional_ddl else contextlib.nullcontext()
             with atomic:
                 use_merge = self.merge_in_transaction or not self._tx_depth
-                results = [self._merge(table, rows, stage, use_merge)
-                           for (table, rows), stage in zip(prepared, stages, strict=True)]
+                results = [self._merge(e.table, e.columns, e.rows, e.stage, use_merge) for e in staged.values()]
         finally:
-            for stage in stages:
-                self.execute(f"DROP TABLE IF EXISTS {stage}")
+            for entry in staged.values():
+                self.execute(f"DROP TABLE IF EXISTS {entry.stage}")
         for r in results:
             log.info("upsert", extra={"table": r.table, "inserted": r.inserted, "updated": r.updated,
                                       "unchanged": r.unchanged})
         return results
 
-    def _merge(self, table: schema.Table, rows: pa.Table, stage: str, use_merge: bool = True) -> UpsertResult:
-        """Applies the staged rows: changed rows are updated, new rows inserted, equal rows left alone.
+    def _append(self, entry: _Staged, rows: pa.Table) -> None:
+        """Adds conformed ``rows`` to ``entry``'s stage: the first batch creates it, later ones are inserted."""
+        if not rows.num_rows:
+            return
+        if entry.rows and rows.column_names != entry.columns:
+            raise SchemaViolation(entry.table.name, ",".join(rows.column_names),
+                                  f"a batch of this load has other columns than the first ({entry.columns})")
+        if not entry.rows:
+            self._stage(entry.stage, rows, entry.table)
+        else:
+            part = f"{entry.stage}_PART"
+            self._stage(part, rows, entry.table)
+            try:
+                columns = ", ".join(rows.column_names)
+                self.execute(f"INSERT INTO {entry.stage} ({columns}) SELECT {columns} FROM {part}")
+            finally:
+                self.execute(f"DROP TABLE IF EXISTS {part}")
+        entry.columns = rows.column_names
+        entry.rows += rows.num_rows
+        if entry.table.primary_key:
+            entry.keys.append(rows.select(list(entry.table.primary_key)))
+
+    def _merge(self, table: schema.Table, cols: list[str], count: int, stage: str,
+               use_merge: bool = True) -> UpsertResult:
+        """Applies the ``count`` staged rows (columns ``cols``): changed rows are updated, new rows inserted,
+        equal rows left alone.
 
         ``use_merge`` False applies the same change as ``UPDATE ... FROM`` then ``INSERT ... SELECT``: two
         statements with MERGE's effect, for a transaction on a backend that cannot MERGE inside one.
         """
-        if rows.num_rows == 0:
+        if count == 0:
             return UpsertResult(table.name, 0, 0, 0)
-        cols = rows.column_names
         keys = table.primary_key
         on = " AND ".join(f"T.{k} = S.{k}" for k in keys)
         values = [c for c in cols if c not in keys]
@@ -296,7 +345,7 @@ class Warehouse:
             if inserted:
                 self.execute(f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join('S.' + c for c in cols)} "
                              f"FROM {stage} S WHERE NOT EXISTS (SELECT 1 FROM {table.name} T WHERE {on})")
-        return UpsertResult(table.name, inserted, updated, rows.num_rows - inserted - updated)
+        return UpsertResult(table.name, inserted, updated, count - inserted - updated)
 
     def export_parquet(self, sql: str, path: str | Path, params: Params = None, batch_rows: int = 1_000_000) -> int:
         """Writes the result of a SELECT to one Parquet file (atomically); returns the row count.

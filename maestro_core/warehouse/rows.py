@@ -106,11 +106,12 @@ def conform(table: schema.Table, data: pa.Table | Sequence[Mapping[str, Any]]) -
         arrays.append(values)
         fields.append(pa.field(col.name, col.arrow_type if not col.is_json else pa.string(), col.nullable))
     result = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    _refuse_duplicate_keys(table, result)
+    refuse_duplicate_keys(table, result)
     return result
 
 
-def _refuse_duplicate_keys(table: schema.Table, data: pa.Table) -> None:
+def refuse_duplicate_keys(table: schema.Table, data: pa.Table) -> None:
+    """Raises SchemaViolation when a natural key of ``table`` occurs more than once in ``data`` (its key columns)."""
     keys = list(table.primary_key)
     if not keys or data.num_rows < 2:
         return
