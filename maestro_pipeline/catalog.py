@@ -332,9 +332,11 @@ def _load_and_judge(ctx: RunContext, gated_path: str, result_paths: Sequence[str
     verdict's reason and BudgetExceeded is raised; what was done stays recorded either way."""
     store = stage_store(ctx)
     gated = staging.read_stage(store, gated_path, LOAD_REQUEST_COLUMNS)
-    results = _concat([staging.read_stage(store, k, LOAD_RESULT_COLUMNS) for k in result_paths], LOAD_RESULT_COLUMNS)
-    verdict = judge([outcome(r) for r in results.select(["STATUS", "ERROR_CLASS", "ERROR_MESSAGE"]).to_pylist()],
-                    budget)
+    verdict_columns = ["STATUS", "ERROR_CLASS", "ERROR_MESSAGE"]
+    verdict = judge([outcome(r) for k in result_paths
+                     for r in staging.read_stage(store, k, verdict_columns).to_pylist()], budget)
+    # The result shards stream in row groups: the driver never holds every track's rows at once.
+    results = (group for k in result_paths for group in staging.iter_stage(store, k, LOAD_RESULT_COLUMNS))
     with warehouse(ctx.settings) as wh:
         report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
         if verdict.exceeded:

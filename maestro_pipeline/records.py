@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -122,55 +122,82 @@ def record_planned(wh: Warehouse, requests: pa.Table) -> int:
     return wh.upsert("GENERATION_REQUESTS", rows).changed if rows else 0
 
 
-def load_run(wh: Warehouse, requests: pa.Table, results: pa.Table, platform_holder: str) -> LoadReport:
+# Result rows the load turns into warehouse rows at a time: the driver holds one batch of parsed tracks,
+# provenance records and splits (about 40 KB a row while they are validated), not the whole run's.
+LOAD_BATCH_ROWS = 1000
+
+
+def load_run(wh: Warehouse, requests: pa.Table, results: pa.Table | Iterable[pa.Table],
+             platform_holder: str) -> LoadReport:
     """One transaction: MERGE the tracks, provenance and splits of generated results, and every request's status.
+
+    The results are read :data:`LOAD_BATCH_ROWS` at a time and each batch is staged in the warehouse as it is
+    made (``Warehouse.upsert_batches``), so the driver's memory stays bounded however many tracks the run made;
+    the MERGEs still commit together, once everything is staged.
 
     Args:
         requests: the gated request table (rejected requests carry the gate's reasons; ``done`` ones are skipped).
-        results: worker result rows (maestro_pipeline.tables.RESULT_TABLE), one per generated or failed request.
+        results: worker result rows (maestro_pipeline.tables.RESULT_TABLE), one per generated or failed request:
+            a table, or tables one after another (e.g. the row groups of the result shards).
         platform_holder: HOLDER_ID that receives the remainder of every split.
     """
     by_request = {r["REQUEST_ID"]: r for r in requests.to_pylist()}
     outcome: dict[str, tuple[str, str]] = {rid: (REJECTED, r["REASONS"] or "[]")
                                            for rid, r in by_request.items() if r["STATUS"] == REJECTED}
-    tracks, provenance, splits = [], [], []
-    for res in results.to_pylist():
-        request = by_request.get(res["REQUEST_ID"])
-        if request is None or request["STATUS"] != PLANNED:
-            # Only requests this run gated and sent to generation are loaded. A result for anything else is stale
-            # (e.g. a result file of an earlier attempt with more shards, still named by a mapped task's XCom):
-            # loading it would recompute the splits of a ``done`` track from an empty RELIED list.
-            log.warning("result ignored: its request was not sent to generation in this run",
-                        extra={"request_id": res["REQUEST_ID"],
-                               "status": None if request is None else request["STATUS"]})
-            continue
-        outcome[res["REQUEST_ID"]] = (res["STATUS"], res["REASONS"] or "[]")
-        if res["STATUS"] != GENERATED:
-            continue
-        tracks.append(load_row(res["TRACK_ROW"]))
-        provenance.append(load_row(res["PROVENANCE_ROW"]))
-        relied = load_relied(request["RELIED"])
-        splits.extend(split_rows(res["TRACK_ID"], compute_splits(relied, platform_holder)))
-    stored = existing_statuses(wh, list(outcome))
-    now = utcnow()
-    request_rows = []
-    for rid, (status, reasons) in sorted(outcome.items()):
-        if by_request[rid]["STATUS"] == DONE:
-            continue
-        before = stored.get(rid)
-        unchanged = before and before["STATUS"] == status and _json(before["REASONS"]) == _json(reasons)
-        request_rows.append(_request_row(by_request[rid], status, reasons,
-                                         before["UPDATED_AT"] if before and unchanged else now))
-    # One upsert_many: every table stages first, then all MERGEs commit in one transaction (on Snowflake too,
-    # where staging is DDL and must not run inside the transaction).
-    loads = {"TRACKS": tracks, "TRACK_PROVENANCE": provenance, "ROYALTY_SPLITS": splits,
-             "GENERATION_REQUESTS": request_rows}
-    changed = {r.table: r.changed for r in wh.upsert_many({t: rows for t, rows in loads.items() if rows})}
+
+    def batches() -> Iterator[dict[str, list[dict[str, Any]]]]:
+        for batch in _batches(results, LOAD_BATCH_ROWS):
+            tracks, provenance, splits = [], [], []
+            for res in batch.to_pylist():
+                request = by_request.get(res["REQUEST_ID"])
+                if request is None or request["STATUS"] != PLANNED:
+                    # Only requests this run gated and sent to generation are loaded. A result for anything else is
+                    # stale (e.g. a result file of an earlier attempt with more shards, still named by a mapped
+                    # task's XCom): loading it would recompute the splits of a ``done`` track from an empty RELIED.
+                    log.warning("result ignored: its request was not sent to generation in this run",
+                                extra={"request_id": res["REQUEST_ID"],
+                                       "status": None if request is None else request["STATUS"]})
+                    continue
+                outcome[res["REQUEST_ID"]] = (res["STATUS"], res["REASONS"] or "[]")
+                if res["STATUS"] != GENERATED:
+                    continue
+                tracks.append(load_row(res["TRACK_ROW"]))
+                provenance.append(load_row(res["PROVENANCE_ROW"]))
+                relied = load_relied(request["RELIED"])
+                splits.extend(split_rows(res["TRACK_ID"], compute_splits(relied, platform_holder)))
+            loads = {"TRACKS": tracks, "TRACK_PROVENANCE": provenance, "ROYALTY_SPLITS": splits}
+            yield {table: rows for table, rows in loads.items() if rows}
+        statuses = request_rows()
+        yield {"GENERATION_REQUESTS": statuses} if statuses else {}
+
+    def request_rows() -> list[dict[str, Any]]:
+        stored = existing_statuses(wh, list(outcome))
+        now = utcnow()
+        rows = []
+        for rid, (status, reasons) in sorted(outcome.items()):
+            if by_request[rid]["STATUS"] == DONE:
+                continue
+            before = stored.get(rid)
+            unchanged = before and before["STATUS"] == status and _json(before["REASONS"]) == _json(reasons)
+            rows.append(_request_row(by_request[rid], status, reasons,
+                                     before["UPDATED_AT"] if before and unchanged else now))
+        return rows
+
+    # Every batch stages first, then all MERGEs commit in one transaction (on Snowflake too, where staging is DDL
+    # and must not run inside the transaction).
+    changed = {r.table: r.changed for r in wh.upsert_batches(batches())}
     report = LoadReport(tracks=changed.get("TRACKS", 0), provenance=changed.get("TRACK_PROVENANCE", 0),
                         splits=changed.get("ROYALTY_SPLITS", 0), requests=changed.get("GENERATION_REQUESTS", 0))
     log.info("run loaded", extra={"tracks": report.tracks, "provenance": report.provenance,
                                   "splits": report.splits, "requests": report.requests})
     return report
+
+
+def _batches(results: pa.Table | Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """``results`` cut into tables of at most ``rows`` rows, in order."""
+    for table in [results] if isinstance(results, pa.Table) else results:
+        for start in range(0, table.num_rows, rows):
+            yield table.slice(start, rows)
 
 
 def platform_holder_id(wh: Warehouse) -> str:

@@ -318,3 +318,25 @@ def test_platform_holder_id_names_rights_holders_when_there_is_no_platform_holde
     wh.upsert("RIGHTS_HOLDERS", [{"HOLDER_ID": "holder_artist", "NAME": "Artist", "KIND": "artist"}])
     with pytest.raises(InputError, match="platform"):
         records.platform_holder_id(wh)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2])
+def test_results_loaded_batch_by_batch_or_in_pieces_write_what_one_batch_writes(
+        warehouse_duckdb: Warehouse, tmp_path: Any, clock: Any, monkeypatch: pytest.MonkeyPatch,
+        batch_rows: int) -> None:
+    from maestro_core.config import load_settings
+    from maestro_core.warehouse import connect
+
+    reqs = [_request(name, ordinal=i) for i, name in enumerate("abcde")]
+    requests = _requests(*reqs, _request("f", "rejected", reasons=BLOCKED, ordinal=5))
+    results = _results(_generated(reqs[0]), _failed(reqs[1]), _generated(reqs[2]), _generated(reqs[3]),
+                       _failed(reqs[4]))
+    whole = records.load_run(warehouse_duckdb, requests, results, PLATFORM)
+    monkeypatch.setattr(records, "LOAD_BATCH_ROWS", batch_rows)
+    with connect(load_settings(home=tmp_path / "batched")) as batched:
+        batched.migrate()
+        batched.upsert("RIGHTS_HOLDERS", warehouse_duckdb.query("SELECT * FROM RIGHTS_HOLDERS"))
+        pieces = [results.slice(0, 2), results.slice(2, 0), results.slice(2)]  # row groups of two shards, say
+        report = records.load_run(batched, requests, iter(pieces), PLATFORM)
+        assert report == whole and report.tracks == 3 and report.requests == 6
+        assert _snapshot(batched) == _snapshot(warehouse_duckdb)
