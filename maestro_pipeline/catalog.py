@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -332,13 +332,20 @@ def _load_and_judge(ctx: RunContext, gated_path: str, result_paths: Sequence[str
     verdict's reason and BudgetExceeded is raised; what was done stays recorded either way."""
     store = stage_store(ctx)
     gated = staging.read_stage(store, gated_path, LOAD_REQUEST_COLUMNS)
-    verdict_columns = ["STATUS", "ERROR_CLASS", "ERROR_MESSAGE"]
-    verdict = judge([outcome(r) for k in result_paths
-                     for r in staging.read_stage(store, k, verdict_columns).to_pylist()], budget)
-    # The result shards stream in row groups: the driver never holds every track's rows at once.
-    results = (group for k in result_paths for group in staging.iter_stage(store, k, LOAD_RESULT_COLUMNS))
+    outcomes: list[Any] = []
+
+    def results() -> Iterator[pa.Table]:
+        """The result shards in one pass, row group by row group (the driver never holds every track's rows at
+        once), each group's outcomes kept for the verdict on the way."""
+        for key in result_paths:
+            for group in staging.iter_stage(store, key, LOAD_RESULT_COLUMNS):
+                judged = group.select(["STATUS", "ERROR_CLASS", "ERROR_MESSAGE"]).to_pylist()
+                outcomes.extend(outcome(r) for r in judged)
+                yield group
+
     with warehouse(ctx.settings) as wh:
-        report = records.load_run(wh, gated, results, records.platform_holder_id(wh))
+        report = records.load_run(wh, gated, results(), records.platform_holder_id(wh))
+        verdict = judge(outcomes, budget)
         if verdict.exceeded:
             records.close_run(wh, ctx, RUN_FAILED, verdict.reason)
     if verdict.exceeded:
