@@ -33,6 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import argparse  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
@@ -60,7 +61,16 @@ def main() -> None:
     seconds = args.seconds or (10.0 if gpu else 5.0)
     args.batch = args.batch or (8 if gpu else 4)
     count = args.requests or (2 if gpu else 1) * args.batch
-    engine = build_engine(args.model, size)
+    weights = None if args.model else Path(tempfile.mkdtemp(prefix=f"bench-musicgen-{size}-"))
+    try:
+        _bench(args, build_engine(args.model, size, weights), gpu, size, seconds, count)
+    finally:
+        if weights is not None:  # random weights written for this run (about 1 GB for the small size)
+            shutil.rmtree(weights, ignore_errors=True)
+
+
+def _bench(args: argparse.Namespace, engine: Any, gpu: bool, size: str, seconds: float, count: int) -> None:
+    """Times ``engine`` batched against one request a call, then (on a GPU) by batch size and by duration."""
     print(f"model: {engine.model_dir} ({'checkpoint' if args.model else size + ', random weights'}); device "
           f"{engine.device}, dtype {str(engine.dtype).removeprefix('torch.')}; {count} requests of {seconds:g} s")
     requests = make_requests(count, seconds)
@@ -78,12 +88,14 @@ def main() -> None:
     by_duration(engine, [float(d) for d in args.durations.split(",") if d], args.batch)
 
 
-def build_engine(model: str | None, size: str) -> Any:
-    """The MusicGen engine on the best device, loaded through the production path from ``model`` or new weights."""
+def build_engine(model: str | None, size: str, out: Path | None) -> Any:
+    """The MusicGen engine on the best device, loaded through the production path from ``model`` or from new
+    weights of ``size`` written under ``out``."""
     from inference.neural.musicgen import MusicGenEngine
 
     if model is None:
-        out = Path(tempfile.mkdtemp(prefix=f"bench-musicgen-{size}-"))
+        if out is None:
+            raise ValueError("new weights need a directory to be written to")
         if size == "tiny":
             from inference.neural.testmodel import write_tiny_musicgen
 

@@ -40,6 +40,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -118,7 +119,8 @@ def _engine_loop(work, sample_rate: int = 44100) -> tuple[float, float]:
     rows = work.to_pylist()
     with threadpool_limits(limits=1):
         engine = get_engine("composer")
-        out = Path(tempfile.mkdtemp(prefix="maestro-bench-engine-"))
+        scratch = tempfile.TemporaryDirectory(prefix="maestro-bench-engine-")  # removed on return: only timed
+        out = Path(scratch.name)
 
         def one(req: dict) -> float:
             request = GenerationRequest(
@@ -132,10 +134,11 @@ def _engine_loop(work, sample_rate: int = 44100) -> tuple[float, float]:
                 print(f"(e) request {req['REQUEST_ID']} failed: {type(exc).__name__}: {exc}")
                 return 0.0
 
-        one(rows[0])  # warm-up: first-call imports, as a long-lived worker has them
-        start = time.perf_counter()
-        audio_s = sum(one(r) for r in rows)
-        return audio_s, time.perf_counter() - start
+        with scratch:
+            one(rows[0])  # warm-up: first-call imports, as a long-lived worker has them
+            start = time.perf_counter()
+            audio_s = sum(one(r) for r in rows)
+            return audio_s, time.perf_counter() - start
 
 
 def _engine_on_every_worker(work, pool: int) -> tuple[float, float]:
@@ -295,11 +298,23 @@ def main() -> None:
                         help="requests per prompt (TARGET_COUNT; default 1; issue 16's catalog day: 40)")
     parser.add_argument("--no-worker-loop", action="store_true",
                         help="skip (a), the plain worker loop (saves its time at catalog scale)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work directory to keep (default: a temp dir, removed at the end; a catalog day "
+                             "writes several GB)")
     args = parser.parse_args()
 
+    root = args.keep or Path(tempfile.mkdtemp(prefix="maestro-bench-"))
+    try:
+        _run(args, root)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, root: Path) -> None:
+    """Every configuration of ``args`` under ``root``."""
     import ray
 
-    root = Path(tempfile.mkdtemp(prefix="maestro-bench-"))
     ray.init(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     from inference.descriptors import phrase_descriptors

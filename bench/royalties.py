@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import tempfile
 import time
 from decimal import Decimal
@@ -104,20 +105,30 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--tracks", type=int, default=2_000)
     parser.add_argument("--territories", type=int, default=30)
-    parser.add_argument("--keep", type=Path, default=None, help="work directory to keep (default: a temp dir)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work directory to keep (default: a temp dir, removed at the end)")
     parser.add_argument("--policies", default="pro_rata",
                         help=f"comma-separated royalty policies to time, of {', '.join(POLICIES)}")
     args = parser.parse_args()
     policies = [check_policy(p.strip(), "--policies") for p in args.policies.split(",") if p.strip()]
     logging.basicConfig(level=logging.WARNING)
     work = args.keep or Path(tempfile.mkdtemp(prefix="maestro-bench-royalties-"))
+    try:
+        _bench(work, policies, args.events, args.tracks, args.territories)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench(work: Path, policies: list[str], events: int, tracks: int, territories: int) -> None:
+    """Generates the inputs under ``work`` and times both engines under each of ``policies``."""
     inputs = work / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    generate(inputs, args.events, args.tracks, args.territories)
+    generate(inputs, events, tracks, territories)
     gen_s = time.perf_counter() - t0
-    print(f"generated {args.events:,} events, {args.tracks:,} tracks, {args.territories} territories in {gen_s:.1f} s")
+    print(f"generated {events:,} events, {tracks:,} tracks, {territories} territories in {gen_s:.1f} s")
 
     from pyspark.sql import SparkSession
 
@@ -131,7 +142,7 @@ def main() -> None:
     failed = []
     try:
         for policy in policies:
-            if not _bench_policy(spark, inputs, work, policy, args.events, startup_s):
+            if not _bench_policy(spark, inputs, work, policy, events, startup_s):
                 failed.append(policy)
     finally:
         spark.stop()

@@ -23,6 +23,7 @@ import datetime as dt
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -136,13 +137,25 @@ def cloned_results(sample: list[dict[str, Any]], requests: list[dict[str, Any]],
     return out
 
 
-def main() -> None:  # noqa: PLR0915 - one linear script: set up, time each stage, print
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=10_000, help="requests in the day (default 10,000)")
     parser.add_argument("--generate", type=int, default=40,
                         help="requests generated for real, to measure per-track cost (default 40)")
     parser.add_argument("--workers", type=int, default=2, help="Ray generator actors (default 2)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work directory to keep (default: a temp dir, removed at the end)")
     args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="maestro-scale-"))
+    try:
+        _day(args, root)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _day(args: argparse.Namespace, root: Path) -> None:  # noqa: PLR0915 - one linear script: time each stage, print
+    """The synthetic catalog day of ``args`` under ``root``, each stage timed, and the figures printed."""
 
     import pyarrow as pa
     import ray
@@ -152,7 +165,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, time each stag
     from maestro_pipeline import PipelineOptions, catalog, planning, staging, tables
     from maestro_pipeline.fanout import FanoutConfig, fan_out
 
-    root = Path(tempfile.mkdtemp(prefix="maestro-scale-"))
     settings = setup(root / "home", args.requests)
     ray.init(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
