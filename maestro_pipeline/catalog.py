@@ -154,26 +154,33 @@ def plan_stage(ctx: RunContext, options: PipelineOptions) -> str:
 
 
 def gate_stage(ctx: RunContext, planned_path: str) -> str:
-    """Rights gate over the planned requests, then ISRCs for the allowed ones (minted once per track)."""
+    """Rights gate over the planned requests, then ISRCs for the allowed ones (minted once per track).
+
+    The planned table is gated one row group at a time, so the driver holds Python rows for one group only; the
+    ISRCs of the whole run are still minted in one call (one registry transaction), then set group by group.
+    """
     from maestro_core.isrc import mint_isrc
     from maestro_core.rights_snapshot import load_snapshot
     from maestro_pipeline.model_assets import register_model_assets, run_asset_ids
 
     store = stage_store(ctx)
-    planned = staging.read_stage(store, planned_path)
     with warehouse(ctx.settings) as wh:
         checkpoints = register_model_assets(wh, ctx.settings)  # a neural engine's weights, with their licence
         snapshot = load_snapshot(wh)
-        gated = planning.gate_requests(planned, snapshot, ctx.logical_date,
-                                       run_asset_ids(ctx.settings, checkpoints),
-                                       _melody_paths())
-        allowed = planning.with_status(gated, PLANNED)
-        isrcs = mint_isrc(wh, allowed["TRACK_ID"].to_pylist(), year=ctx.logical_date.year,
-                          country=ctx.settings.isrc_country, registrant=ctx.settings.isrc_registrant)
-    by_request = dict(zip(allowed["REQUEST_ID"].to_pylist(), allowed["TRACK_ID"].to_pylist(), strict=True))
-    gated = planning.assign(gated, "ISRC", {rid: isrcs[tid] for rid, tid in by_request.items()})
-    gated = planning.assign(gated, "RUN_CONTEXT", dict.fromkeys(by_request, json.dumps(ctx.airflow, default=str)))
-    return staging.write_stage(store, ctx.run_id, "gated", gated)
+        engine_assets, melodies = run_asset_ids(ctx.settings, checkpoints), _melody_paths()
+        gated = [planning.gate_requests(group, snapshot, ctx.logical_date, engine_assets, melodies)
+                 for group in staging.iter_stage(store, planned_path)]
+        allowed = [planning.with_status(group, PLANNED).select(["REQUEST_ID", "TRACK_ID"]) for group in gated]
+        isrcs = mint_isrc(wh, [tid for group in allowed for tid in group["TRACK_ID"].to_pylist()],
+                          year=ctx.logical_date.year, country=ctx.settings.isrc_country,
+                          registrant=ctx.settings.isrc_registrant)
+    run_context = json.dumps(ctx.airflow, default=str)
+    for i, (group, ids) in enumerate(zip(gated, allowed, strict=True)):
+        by_request = dict(zip(ids["REQUEST_ID"].to_pylist(), ids["TRACK_ID"].to_pylist(), strict=True))
+        group = planning.assign(group, "ISRC", {rid: isrcs[tid] for rid, tid in by_request.items()})
+        gated[i] = planning.assign(group, "RUN_CONTEXT", dict.fromkeys(by_request, run_context))
+    table = pa.concat_tables(gated) if gated else tables.REQUEST_TABLE.empty_table()
+    return staging.write_stage(store, ctx.run_id, "gated", table)
 
 
 def shard_stage(ctx: RunContext, gated_path: str, options: PipelineOptions) -> list[int]:

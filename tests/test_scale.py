@@ -63,3 +63,42 @@ def test_the_batch_size_is_chosen_per_run_unless_given():
 
     with pytest.raises(InputError, match="batch_size"):
         PipelineOptions(batch_size=0)
+
+
+def test_the_gate_streams_the_planned_table_and_gives_what_one_pass_over_all_of_it_gives(make_home, monkeypatch):
+    """Gated one row group at a time (groups of 4 here), the stage still holds, row for row, the one-pass gate's
+    decisions, and every allowed track its registry ISRC and the run's context; rejected ones get neither."""
+    import datetime as dt
+
+    from maestro_core.isrc import mint_isrc
+    from maestro_core.rights_snapshot import load_snapshot
+    from maestro_pipeline import planning
+    from maestro_pipeline.context import warehouse
+    from maestro_pipeline.model_assets import register_model_assets, run_asset_ids
+    from tests.plugins.pipeline import RUN_DATE
+
+    monkeypatch.setattr(staging, "ROW_GROUP_ROWS", 4)
+    settings = make_home("streamed-gate")
+    ctx = catalog.context(settings, dt.date.fromisoformat(RUN_DATE), {"run_id": "manual__streamed"})
+    catalog.open_stage(ctx)
+    store = catalog.stage_store(ctx)
+    planned_path = catalog.plan_stage(ctx, PipelineOptions(duration_s=5))
+    assert len(list(staging.iter_stage(store, planned_path))) >= 3
+    gated = staging.read_stage(store, catalog.gate_stage(ctx, planned_path))
+
+    with warehouse(settings) as wh:
+        engine_assets = run_asset_ids(settings, register_model_assets(wh, settings))
+        one_pass = planning.gate_requests(staging.read_stage(store, planned_path), load_snapshot(wh),
+                                          ctx.logical_date, engine_assets, catalog._melody_paths())
+        allowed = planning.with_status(one_pass, "planned")["TRACK_ID"].to_pylist()
+        registry = mint_isrc(wh, allowed, year=ctx.logical_date.year, country=settings.isrc_country,
+                             registrant=settings.isrc_registrant)  # codes minted before are given back, not new
+    assert {"planned", "rejected"} <= set(gated["STATUS"].to_pylist())
+    assert gated.drop_columns(["ISRC", "RUN_CONTEXT"]) == one_pass.drop_columns(["ISRC", "RUN_CONTEXT"])
+    for row in gated.to_pylist():
+        if row["STATUS"] == "planned":
+            assert row["ISRC"] == registry[row["TRACK_ID"]], row["REQUEST_ID"]
+            assert json.loads(row["RUN_CONTEXT"]) == ctx.airflow, row["REQUEST_ID"]
+        else:
+            assert row["ISRC"] is None and row["RUN_CONTEXT"] is None, row["REQUEST_ID"]
+    assert len({r for r in gated["ISRC"].to_pylist() if r}) == len(allowed)
