@@ -39,6 +39,9 @@ ENGINES = ("composer", "musicgen", "stable-audio")
 MODEL_SETTINGS = {"musicgen": "musicgen_model", "stable-audio": "stable_audio_model"}
 MELODY_SOURCES = ("none", "composer")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# DuckDB's memory-size spellings (1000^i and 1024^i units), and the least we let it run in.
+MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT])(i?)B\s*", re.IGNORECASE)
+DUCKDB_MEMORY_FLOOR = 64 * 2**20
 REVIEW_TOKEN_MIN_CHARS = 43  # len(secrets.token_urlsafe(32)): 32 random bytes
 # An engine outside the registry, named by its import path (a plugin): ``package.module:EngineClass``.
 ENGINE_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -83,6 +86,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".maestro"), description="Root of the embedded defaults.")
     warehouse_url: str = Field(default="", description="duckdb:///PATH, duckdb:///:memory: or snowflake://")
     storage_url: str = Field(default="", description="file:///PATH, s3://bucket/prefix or memory://prefix")
+    duckdb_memory_limit: str = Field(default="512MB", description="memory the embedded DuckDB warehouse holds "
+                                     "before it spills to disk beside its file (e.g. 512MB, 2GiB; empty: DuckDB's "
+                                     "own default, 80 % of RAM)")
     ray_address: str = Field(default="", description="empty: local Ray; 'auto', host:port or ray://host:10001")
     engine: str = Field(default="composer", description="a registered engine (composer, musicgen, stable-audio), "
                                                           "or an engine class by import path "
@@ -187,6 +193,19 @@ class Settings(BaseSettings):
         if value and urlparse(value).scheme not in STORAGE_SCHEMES:
             raise ValueError(f"unknown scheme {urlparse(value).scheme!r}; accepted: file://, s3://, memory://")
         return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _check_duckdb_memory(cls, value: str) -> str:
+        if not value:
+            return value
+        size = MEMORY_SIZE.fullmatch(value)
+        if not size:
+            raise ValueError("accepted: a size such as 512MB or 2GiB (KB, MB, GB, TB, KiB, MiB, GiB, TiB), or empty")
+        number, unit, binary = size.groups()
+        if float(number) * (1024 if binary else 1000) ** ("KMGT".index(unit.upper()) + 1) < DUCKDB_MEMORY_FLOOR:
+            raise ValueError("is under 64 MiB, too little for the warehouse's loads")
+        return value.strip()
 
     @field_validator("ray_address")
     @classmethod

@@ -50,6 +50,8 @@ def test_environment_overrides_toml_and_toml_overrides_defaults(monkeypatch: pyt
     ("MAESTRO_ENGINE", "musicgen-huge", "MAESTRO_ENGINE"),
     ("MAESTRO_ISRC_COUNTRY", "usa", "MAESTRO_ISRC_COUNTRY"),
     ("MAESTRO_SNOWFLAKE_PORT", "eighty", "MAESTRO_SNOWFLAKE_PORT"),
+    ("MAESTRO_DUCKDB_MEMORY_LIMIT", "12 bananas", "MAESTRO_DUCKDB_MEMORY_LIMIT"),
+    ("MAESTRO_DUCKDB_MEMORY_LIMIT", "10MB", "MAESTRO_DUCKDB_MEMORY_LIMIT"),  # under the 64 MiB floor
 ])
 def test_a_bad_setting_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch, env: str, value: str,
                                               named: str) -> None:

@@ -244,6 +244,32 @@ def test_a_locked_duckdb_file_is_waited_for_then_reported(tmp_path: Path) -> Non
     DuckDBWarehouse(str(path), lock_timeout_s=5).close()
 
 
+def test_a_duckdb_warehouse_loads_more_than_its_memory_limit_by_spilling_beside_its_file(tmp_path: Path) -> None:
+    """MAESTRO_DUCKDB_MEMORY_LIMIT bounds what DuckDB holds in the process: a batched load of about 80 MB under a
+    64 MiB limit commits whole while DuckDB's memory stays under the limit and the rest goes to PATH.tmp."""
+    settings = load_settings(home=tmp_path, duckdb_memory_limit="64MiB")
+    memory: list[tuple[int, int]] = []
+    with connect(settings) as wh:
+        wh.migrate()
+        assert wh.scalar("SELECT current_setting('memory_limit')") == "64.0 MiB"
+        usage = "SELECT SUM(memory_usage_bytes)::BIGINT, SUM(temporary_storage_bytes)::BIGINT FROM duckdb_memory()"
+
+        def batches():
+            for b in range(10):
+                yield {"RIGHTS_HOLDERS": [{"holder_id": f"h{b}_{i:04d}", "name": f"{i:04d}" + "x" * 4000,
+                                           "kind": "artist"} for i in range(2000)]}
+                memory.append(wh.query(usage).to_pylist()[0].values())
+
+        [result] = wh.upsert_batches(batches())
+        assert (result.inserted, wh.scalar("SELECT COUNT(*) FROM RIGHTS_HOLDERS")) == (20_000, 20_000)
+        assert wh.scalar("SELECT COUNT(DISTINCT HOLDER_ID) FROM RIGHTS_HOLDERS WHERE LENGTH(NAME) = 4004") == 20_000
+    held, spilled = zip(*(tuple(m) for m in memory), strict=True)
+    assert max(held) <= 64 * 2**20 and max(spilled) > 0, memory
+    with connect(load_settings(home=tmp_path, warehouse_url="duckdb:///:memory:",
+                               duckdb_memory_limit="64MiB")) as wh:  # nowhere to spill: DuckDB's own default
+        assert wh.scalar("SELECT current_setting('memory_limit')") != "64.0 MiB"
+
+
 def test_binds_follow_the_generated_text_even_inside_ctes(wh_backend: Warehouse) -> None:
     got = wh_backend.query("WITH P AS (SELECT :lo AS LO) SELECT LO, :label AS LABEL, :lo + 1 AS NEXT FROM P",
                            {"lo": 7, "label": "seven"}).to_pylist()[0]

@@ -30,7 +30,7 @@ def connect(settings: Settings | None = None) -> Warehouse:
             path = ":memory:"
         if not path:
             raise ConfigError("MAESTRO_WAREHOUSE_URL", "duckdb URL has no path", "duckdb:///ABSOLUTE/PATH.duckdb")
-        return DuckDBWarehouse(path)
+        return DuckDBWarehouse(path, memory_limit=settings.duckdb_memory_limit)
     if url.scheme == "snowflake":
         from maestro_core.warehouse.snowflake_backend import SnowflakeWarehouse
 
