@@ -79,18 +79,35 @@ def test_measuring_with_a_warm_cache_never_imports_librosa(tmp_path: Path) -> No
 def test_numpy_onset_envelope_and_downsampling_are_librosas_numbers() -> None:
     import librosa
 
+    from inference.qc import tempo
     from inference.qc.chroma import downsample
     from inference.qc.spectrum import stft
     from inference.qc.tempo import _mel_bank, autocorrelate, onset_envelope
 
+    noisy = _tone_and_clicks(61.3) + np.random.default_rng(3).normal(0.0, 0.05, int(61.3 * 11025)).astype(np.float32)
+    assert 1 + len(noisy) // 128 > 2 * tempo.ONSET_BLOCK_FRAMES  # three blocks, the last one short
+    for signal in (_tone_and_clicks(), noisy):
+        # librosa's onset strength of the whole mel power spectrum, against ours, reduced a block at a time
+        log_mel = librosa.power_to_db(_mel_bank(11025, 1024) @ (np.abs(stft(signal, 1024, 128)) ** 2))
+        theirs = librosa.onset.onset_strength(S=log_mel, sr=11025, hop_length=128, n_fft=1024)
+        assert np.array_equal(onset_envelope(signal, 11025, 128, 1024), theirs)
     y = _tone_and_clicks()
-    # librosa's onset strength of the very mel power spectrum ours starts from (what the code used to call)
-    log_mel = librosa.power_to_db(_mel_bank(11025, 1024) @ (np.abs(stft(y, 1024, 128)) ** 2))
-    theirs = librosa.onset.onset_strength(S=log_mel, sr=11025, hop_length=128, n_fft=1024)
-    assert np.array_equal(onset_envelope(y, 11025, 128, 1024), theirs)
     for factor in (2, 4):
         expected = librosa.resample(y, orig_sr=factor, target_sr=1, res_type="soxr_hq", scale=True)
         assert np.array_equal(downsample(y, factor), expected)
     envelope = theirs.astype(np.float64) - theirs.mean()
     np.testing.assert_allclose(autocorrelate(envelope, 300), librosa.autocorrelate(envelope, max_size=300),
                                rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize(("samples", "block_frames"), [(11025 * 6, 64), (2048 * 128 - 1, 2048), (2048 * 128, 2048),
+                                                       (11025 * 30 + 7, 2048), (5000, 4096)])
+def test_the_stft_in_blocks_is_the_whole_stft_column_for_column(samples: int, block_frames: int) -> None:
+    from inference.qc.spectrum import stft, stft_blocks
+
+    y = np.random.default_rng(samples).normal(0.0, 0.3, samples).astype(np.float32)
+    whole = stft(y, 1024, 128)
+    blocks = list(stft_blocks(y, 1024, 128, block_frames))
+    assert [start for start, _ in blocks] == list(range(0, whole.shape[1], block_frames))
+    assert all(block.dtype == np.complex64 for _, block in blocks)
+    assert np.array_equal(np.concatenate([block for _, block in blocks], axis=1), whole)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inference.qc.spectrum import stft
+from inference.qc.spectrum import stft_blocks
 
 HOP = 256  # samples at 22050 Hz: 11.6 ms onset frames (scaled with the rate: the frame rate stays the same)
 N_FFT = 2048  # samples at 22050 Hz: 93 ms analysis window, librosa's default (scaled with the rate)
@@ -23,6 +23,9 @@ N_MELS = 128
 REFERENCE_SR = 22050
 MIN_BPM, MAX_BPM = 30.0, 300.0
 PRIOR_CENTRE_BPM, PRIOR_OCTAVES = 120.0, 1.0
+# Onset frames transformed at a time: 8 MB of windowed frames at n_fft 1024, under malloc's 32 MiB mmap threshold,
+# so each block reuses the last one's memory (inference.heap); a multiple of 64 (spectrum.stft_blocks).
+ONSET_BLOCK_FRAMES = 2048
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,13 @@ def onset_envelope(mono: np.ndarray, sample_rate: int, hop_length: int, n_fft: i
         hop_length: samples between envelope frames.
         n_fft: STFT window, samples.
     """
-    power = np.abs(stft(mono.astype(np.float32, copy=False), n_fft, hop_length)) ** 2
-    log_mel = 10.0 * np.log10(np.maximum(1e-10, _mel_bank(sample_rate, n_fft) @ power))  # power_to_db, ref 1
+    bank = _mel_bank(sample_rate, n_fft)
+    y = mono.astype(np.float32, copy=False)
+    log_mel = np.empty((bank.shape[0], 1 + len(y) // hop_length), dtype=np.float32)
+    for start, spectrum in stft_blocks(y, n_fft, hop_length, ONSET_BLOCK_FRAMES):  # the spectrum a block at a time
+        power = np.abs(spectrum) ** 2
+        block = 10.0 * np.log10(np.maximum(1e-10, bank @ power))  # power_to_db, ref 1
+        log_mel[:, start:start + block.shape[1]] = block
     log_mel = np.maximum(log_mel, log_mel.max() - 80.0)
     flux = np.maximum(0.0, log_mel[:, 1:] - log_mel[:, :-1]).mean(axis=0)
     return np.pad(flux, (1 + n_fft // (2 * hop_length), 0))[: log_mel.shape[1]]
