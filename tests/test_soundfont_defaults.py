@@ -253,6 +253,63 @@ def test_rendering_a_program_the_bank_lacks_raises_before_any_sample(tmp_path: P
         render_arrangement(arrangement, font)
 
 
+def _one_call_per_span(arrangement: object, font: object, sample_rate: int) -> np.ndarray:
+    """The oracle: TinySoundFont renders each span between two note events in one call, into one whole-track
+    interleaved buffer (how the renderer worked before it rendered in blocks), transposed to channels first."""
+    from tinysoundfont import _tinysoundfont
+
+    from inference import render
+
+    synth = _tinysoundfont.SoundFont(font)
+    synth.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, -6.0)
+    synth.set_max_voices(render.MAX_VOICES)
+    samples_per_tick = arrangement.tempo_us * sample_rate / (1e6 * arrangement.ticks_per_beat)  # type: ignore[attr-defined]
+    frames = int(round(arrangement.total_ticks * samples_per_tick))  # type: ignore[attr-defined]
+    for part in arrangement.parts:  # type: ignore[attr-defined]
+        if part.is_drum:
+            synth.channel_set_bank(part.channel, 128)
+        synth.channel_set_preset_number(part.channel, part.program, part.is_drum)
+        synth.channel_set_volume(part.channel, part.volume / 127.0)
+        synth.channel_set_pan(part.channel, part.pan / 127.0)
+    whole = np.zeros((frames, 2), dtype=np.float32)
+    pos = 0
+    for frame, on, channel, pitch, velocity in render._events(arrangement, samples_per_tick, frames):
+        if frame > pos:
+            synth.render(memoryview(whole[pos:frame]).cast("B"))
+            pos = frame
+        if on:
+            synth.channel_note_on(channel, pitch, velocity / 127.0)
+        else:
+            synth.channel_note_off(channel, pitch)
+    if pos < frames:
+        synth.render(memoryview(whole[pos:frames]).cast("B"))
+    return whole.T
+
+
+def test_rendering_in_blocks_gives_the_samples_of_one_call_per_span() -> None:
+    """Spans shorter than a block, of several blocks with a ragged end, and one ending inside a decay: every
+    sample is what one TinySoundFont call per span writes (its envelopes step every 64 frames of a call)."""
+    from types import SimpleNamespace
+
+    from inference import render
+
+    font, _ = render.load_soundfont(assets.timgm_path())
+    block = render.RENDER_BLOCK_FRAMES
+    assert block % 64 == 0
+    # 44.1 kHz, 480 ticks a beat at 120 BPM: 45.9375 frames a tick
+    lead = SimpleNamespace(program=0, channel=0, is_drum=False, volume=110, pan=30,
+                           notes=((0, 3, 60, 100), (3, 700, 64, 90), (700, 2881, 67, 127), (4000, 4001, 72, 60)))
+    pad = SimpleNamespace(program=48, channel=1, is_drum=False, volume=90, pan=100, notes=((10, 5000, 48, 80),))
+    drums = SimpleNamespace(program=0, channel=9, is_drum=True, volume=120, pan=64,
+                            notes=tuple((t, t + 30, 36 + (t // 480) % 3, 110) for t in range(0, 4800, 480)))
+    arrangement = SimpleNamespace(ticks_per_beat=480, total_ticks=5111, tempo_us=500_000, parts=(lead, pad, drums))
+    rendered = render.render_arrangement(arrangement, font)
+    expected = _one_call_per_span(arrangement, font, 44100)
+    assert rendered.shape == expected.shape == (2, round(5111 * 45.9375)) and rendered.flags.c_contiguous
+    assert np.abs(expected).max() > 0.05  # it sounds
+    np.testing.assert_array_equal(rendered, expected)
+
+
 @needs_fluidr3
 def test_fluidr3_is_parsed_once_per_process_and_cloned_per_render(no_configured_soundfont: None) -> None:
     from tinysoundfont import _tinysoundfont

@@ -143,8 +143,7 @@ def render_mix(arrangement: Arrangement, font: Any, sample_rate: int, seed: int)
     kit, patches = synth_choices(arrangement, seed)
     drum_parts = [p for p in arrangement.parts if p.is_drum]
     sf_music = [p for i, p in enumerate(arrangement.parts) if not p.is_drum and i not in patches]
-    music = np.ascontiguousarray(render_arrangement(replace(arrangement, parts=tuple(sf_music)), font,
-                                                    sample_rate).T)
+    music = render_arrangement(replace(arrangement, parts=tuple(sf_music)), font, sample_rate)
     frames = music.shape[1]
     if patches:
         music += _synth_voices(arrangement, patches, frames, sample_rate, seed)
@@ -163,7 +162,7 @@ def render_mix(arrangement: Arrangement, font: Any, sample_rate: int, seed: int)
             drums = _synth_drums(arrangement, drum_parts, kit, frames, sample_rate, seed)
             drums_gain *= 10 ** (_SYNTH_TRIM_DB / 20)
         else:
-            drums = render_arrangement(replace(arrangement, parts=tuple(drum_parts)), font, sample_rate).T
+            drums = render_arrangement(replace(arrangement, parts=tuple(drum_parts)), font, sample_rate)
         drums *= np.float32(drums_gain)
         music += drums
     return music
