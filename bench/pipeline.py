@@ -35,6 +35,7 @@ timing (its load time is printed), so that the first length does not pay it and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -44,6 +45,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -303,11 +305,19 @@ def main() -> None:
                              "writes several GB)")
     args = parser.parse_args()
 
-    root = args.keep or Path(tempfile.mkdtemp(prefix="maestro-bench-"))
-    try:
+    with work_dir(args.keep, "maestro-bench-") as root:
         _run(args, root)
+
+
+@contextlib.contextmanager
+def work_dir(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """``keep`` when given (left in place), else a fresh temporary directory removed when the block ends: a
+    bench's tracks and warehouses run to gigabytes, and a day of runs must not fill the disk."""
+    root = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root
     finally:
-        if args.keep is None:
+        if keep is None:
             shutil.rmtree(root, ignore_errors=True)
 
 

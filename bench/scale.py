@@ -23,9 +23,7 @@ import datetime as dt
 import gc
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -146,12 +144,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="work directory to keep (default: a temp dir, removed at the end)")
     args = parser.parse_args()
-    root = args.keep or Path(tempfile.mkdtemp(prefix="maestro-scale-"))
-    try:
+    from bench.pipeline import work_dir
+
+    with work_dir(args.keep, "maestro-scale-") as root:
         _day(args, root)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def _day(args: argparse.Namespace, root: Path) -> None:  # noqa: PLR0915 - one linear script: time each stage, print

@@ -143,21 +143,8 @@ def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44
         sample_rate: output rate in Hz.
         gain_db: master gain of the synthesiser in dB (headroom before effects; mastering sets the level).
     """
-    from tinysoundfont import _tinysoundfont
-
     _check_programs(arrangement, font)
-    synth = _tinysoundfont.SoundFont(font)  # a clone: fresh voices and channels, shared sample data
-    synth.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, gain_db)
-    synth.set_max_voices(MAX_VOICES)
-    samples_per_tick = arrangement.tempo_us * sample_rate / (1e6 * arrangement.ticks_per_beat)
-    frames = int(round(arrangement.total_ticks * samples_per_tick))
-    for part in arrangement.parts:
-        if part.is_drum:
-            synth.channel_set_bank(part.channel, 128)
-        synth.channel_set_preset_number(part.channel, part.program, part.is_drum)
-        synth.channel_set_volume(part.channel, part.volume / 127.0)
-        synth.channel_set_pan(part.channel, part.pan / 127.0)
-    events = _events(arrangement, samples_per_tick, frames)
+    synth, frames, events = prepared_synth(arrangement, font, sample_rate, gain_db)
     out = np.empty((2, frames), dtype=np.float32)  # TinySoundFont overwrites what it renders: every frame is
     block = np.empty((RENDER_BLOCK_FRAMES, 2), dtype=np.float32)
     pos = 0
@@ -172,6 +159,26 @@ def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44
     if pos < frames:
         _render_span(synth, out, block, pos, frames)
     return out
+
+
+def prepared_synth(arrangement: Renderable, font: Any, sample_rate: int,
+                   gain_db: float) -> tuple[Any, int, list[tuple[int, int, int, int, int]]]:
+    """A fresh TinySoundFont clone with every part's channel set up, the arrangement's length in frames and its
+    note events (frame, 1 on | 0 off, channel, pitch, velocity), ready to render interleaved stereo."""
+    from tinysoundfont import _tinysoundfont
+
+    synth = _tinysoundfont.SoundFont(font)  # a clone: fresh voices and channels, shared sample data
+    synth.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, gain_db)
+    synth.set_max_voices(MAX_VOICES)
+    samples_per_tick = arrangement.tempo_us * sample_rate / (1e6 * arrangement.ticks_per_beat)
+    frames = int(round(arrangement.total_ticks * samples_per_tick))
+    for part in arrangement.parts:
+        if part.is_drum:
+            synth.channel_set_bank(part.channel, 128)
+        synth.channel_set_preset_number(part.channel, part.program, part.is_drum)
+        synth.channel_set_volume(part.channel, part.volume / 127.0)
+        synth.channel_set_pan(part.channel, part.pan / 127.0)
+    return synth, frames, _events(arrangement, samples_per_tick, frames)
 
 
 def _render_span(synth: Any, out: np.ndarray, block: np.ndarray, start: int, stop: int) -> None:

@@ -6,6 +6,7 @@ MAESTRO_SOUNDFONT_PATH refused in one line before anything renders.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -256,33 +257,22 @@ def test_rendering_a_program_the_bank_lacks_raises_before_any_sample(tmp_path: P
 def _one_call_per_span(arrangement: object, font: object, sample_rate: int) -> np.ndarray:
     """The oracle: TinySoundFont renders each span between two note events in one call, into one whole-track
     interleaved buffer (how the renderer worked before it rendered in blocks), transposed to channels first."""
-    from tinysoundfont import _tinysoundfont
+    from inference.render import prepared_synth
 
-    from inference import render
-
-    synth = _tinysoundfont.SoundFont(font)
-    synth.set_output(_tinysoundfont.OutputMode.StereoInterleaved, sample_rate, -6.0)
-    synth.set_max_voices(render.MAX_VOICES)
-    samples_per_tick = arrangement.tempo_us * sample_rate / (1e6 * arrangement.ticks_per_beat)  # type: ignore[attr-defined]
-    frames = int(round(arrangement.total_ticks * samples_per_tick))  # type: ignore[attr-defined]
-    for part in arrangement.parts:  # type: ignore[attr-defined]
-        if part.is_drum:
-            synth.channel_set_bank(part.channel, 128)
-        synth.channel_set_preset_number(part.channel, part.program, part.is_drum)
-        synth.channel_set_volume(part.channel, part.volume / 127.0)
-        synth.channel_set_pan(part.channel, part.pan / 127.0)
+    synth, frames, events = prepared_synth(arrangement, font, sample_rate, -6.0)
     whole = np.zeros((frames, 2), dtype=np.float32)
-    pos = 0
-    for frame, on, channel, pitch, velocity in render._events(arrangement, samples_per_tick, frames):
-        if frame > pos:
-            synth.render(memoryview(whole[pos:frame]).cast("B"))
-            pos = frame
-        if on:
-            synth.channel_note_on(channel, pitch, velocity / 127.0)
-        else:
-            synth.channel_note_off(channel, pitch)
-    if pos < frames:
-        synth.render(memoryview(whole[pos:frames]).cast("B"))
+    bounds = sorted({0, frames, *(event[0] for event in events)})
+    pending = iter(events)
+    event = next(pending, None)
+    for start, stop in itertools.pairwise(bounds):
+        while event is not None and event[0] <= start:
+            _, on, channel, pitch, velocity = event
+            if on:
+                synth.channel_note_on(channel, pitch, velocity / 127.0)
+            else:
+                synth.channel_note_off(channel, pitch)
+            event = next(pending, None)
+        synth.render(memoryview(whole[start:stop]).cast("B"))
     return whole.T
 
 
