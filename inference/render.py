@@ -145,7 +145,7 @@ def render_arrangement(arrangement: Renderable, font: Any, sample_rate: int = 44
     """
     _check_programs(arrangement, font)
     synth, frames, events = prepared_synth(arrangement, font, sample_rate, gain_db)
-    out = np.empty((2, frames), dtype=np.float32)  # TinySoundFont overwrites what it renders: every frame is
+    out = np.empty((2, frames), dtype=np.float32)  # every frame gets rendered, and TinySoundFont overwrites, not adds
     block = np.empty((RENDER_BLOCK_FRAMES, 2), dtype=np.float32)
     pos = 0
     for frame, on, channel, pitch, velocity in events:
