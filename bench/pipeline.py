@@ -353,13 +353,7 @@ def _qc_share_loop(root: Path, duration_s: int, n: int) -> float:
 
     home = root / f"home-qc-{duration_s}"
     settings = setup(home, n, duration_s)
-    rows = []
-    for i, prompt in enumerate(bench_prompts(n, duration_s)):
-        rows.append({"REQUEST_ID": f"qc_{duration_s}_{i}", "TRACK_ID": f"qc_{duration_s}_{i}", "GENRE": prompt["GENRE"],
-                     "MOOD": prompt["MOOD"], "RUN_ID": "bench_qc", "SEED": 7000 + i, "TEMPO_BPM": prompt["TEMPO_BPM"],
-                     "DURATION_S": duration_s, "MUSICAL_KEY": prompt["MUSICAL_KEY"],
-                     "KEY_PHRASES": prompt["KEY_PHRASES"],
-                     "DESCRIPTORS": json.dumps(dict.fromkeys(_AXES, 0.5))})
+    rows = worker_requests(n, duration_s, f"qc_{duration_s}", "bench_qc", first_seed=7000)
     import pyarrow as pa
 
     spec = WorkerSpec(storage_url=f"file://{root}/qc-{duration_s}", settings={"home": str(settings.home)})
@@ -368,6 +362,16 @@ def _qc_share_loop(root: Path, duration_s: int, n: int) -> float:
 
 
 _AXES = ("brightness", "energy", "density", "mode", "colour", "texture")
+
+
+def worker_requests(n: int, duration_s: int, prefix: str, run_id: str, first_seed: int) -> list[dict]:
+    """``n`` validated request rows of the bench's prompts, ready for a ``RequestWorker`` without planning: ids
+    ``{prefix}_{i}``, seeds from ``first_seed``, neutral DESCRIPTORS (so no worker loads the text model)."""
+    return [{"REQUEST_ID": f"{prefix}_{i}", "TRACK_ID": f"{prefix}_{i}", "GENRE": prompt["GENRE"],
+             "MOOD": prompt["MOOD"], "RUN_ID": run_id, "SEED": first_seed + i, "TEMPO_BPM": prompt["TEMPO_BPM"],
+             "DURATION_S": duration_s, "MUSICAL_KEY": prompt["MUSICAL_KEY"], "KEY_PHRASES": prompt["KEY_PHRASES"],
+             "DESCRIPTORS": json.dumps(dict.fromkeys(_AXES, 0.5))}
+            for i, prompt in enumerate(bench_prompts(n, duration_s))]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import os
 import pstats
 import sys
@@ -43,22 +42,19 @@ def main() -> None:
 
 
 def _profile(args: argparse.Namespace, root: Path) -> None:
-    from bench.pipeline import _AXES, bench_prompts, setup
+    from bench.pipeline import setup, worker_requests
     from maestro_pipeline.worker import RequestWorker, WorkerSpec
 
     settings = setup(root / "home", args.n + 4, args.duration)
-    rows = [{"REQUEST_ID": f"profile_{i}", "TRACK_ID": f"profile_{i}", "GENRE": p["GENRE"], "MOOD": p["MOOD"],
-             "RUN_ID": "bench_profile", "SEED": 9000 + i, "TEMPO_BPM": p["TEMPO_BPM"], "DURATION_S": args.duration,
-             "MUSICAL_KEY": p["MUSICAL_KEY"], "KEY_PHRASES": p["KEY_PHRASES"],
-             "DESCRIPTORS": json.dumps(dict.fromkeys(_AXES, 0.5))}
-            for i, p in enumerate(bench_prompts(args.n + 4, args.duration))]
+    rows = worker_requests(args.n + 4, args.duration, "profile", "bench_profile", first_seed=9000)
     start = time.perf_counter()
     worker = RequestWorker(WorkerSpec(storage_url=f"file://{root}/store", settings={"home": str(settings.home)}))
     print(f"worker start-up (engine, QC warm-up, signing keys): {time.perf_counter() - start:.2f} s")
     for row in rows[:4]:
         worker.process(row)
     profile = cProfile.Profile()
-    profiled: Any = worker._deliver if args.deliver_only else worker.process
+    method = "_deliver" if args.deliver_only else "process"
+    profiled = getattr(worker, method)
 
     def timed(*call_args: Any) -> Any:
         profile.enable()
@@ -67,13 +63,9 @@ def _profile(args: argparse.Namespace, root: Path) -> None:
         finally:
             profile.disable()
 
-    if args.deliver_only:
-        worker._deliver = timed  # type: ignore[method-assign]
-        run = worker.process
-    else:
-        run = timed
+    setattr(worker, method, timed)  # the instance's own attribute: process still calls the profiled _deliver
     start = time.perf_counter()
-    out = [run(row) for row in rows[4:]]
+    out = [worker.process(row) for row in rows[4:]]
     wall = time.perf_counter() - start
     failed = [o for o in out if o["STATUS"] != "generated"]
     if failed:
@@ -85,7 +77,7 @@ def _profile(args: argparse.Namespace, root: Path) -> None:
     for order in ("cumulative", "tottime"):
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats(order).print_stats(args.top)
-        print(f"\ncProfile by {order} ({'_deliver' if args.deliver_only else 'process'}; seconds over {n} tracks):")
+        print(f"\ncProfile by {order} ({method}; seconds over {n} tracks):")
         print("\n".join(line for line in text.getvalue().splitlines() if line.strip()))
 
 
